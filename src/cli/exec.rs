@@ -1,0 +1,142 @@
+//! `kubewiz exec`: one ad-hoc command on many hosts, live output, a summary of exit codes.
+
+use super::run::{run_plan, Run};
+use super::{ConnectArgs, FileArg};
+use crate::cluster_dir::ClusterDir;
+use crate::config::{self, Role};
+use crate::engine::RunOptions;
+use crate::events::StepOutcome;
+use crate::output::Format;
+use crate::plan::{HostSteps, Plan, RetryPolicy, Stage, Step, StepAction};
+use anyhow::{bail, Result};
+use clap::Args;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub file: FileArg,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Only these hosts (comma-separated names).
+    #[arg(long, value_delimiter = ',', conflicts_with = "role")]
+    pub hosts: Vec<String>,
+    /// Only the hosts with this role.
+    #[arg(long, value_parser = parse_role)]
+    pub role: Option<Role>,
+    /// Seconds the command may run on each host.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+    /// The command (after `--`), run through sh -c (with sudo where the host is set up for it).
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    match s {
+        "etcd" => Ok(Role::Etcd),
+        "master" => Ok(Role::Master),
+        "node" => Ok(Role::Node),
+        _ => Err(format!("unknown role {s:?}: etcd, master or node")),
+    }
+}
+
+pub async fn run(args: ExecArgs) -> Result<ExitCode> {
+    let loaded = match config::load(&args.file.file) {
+        Ok(l) => l,
+        Err(e) => {
+            println!("{e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let mut hosts = loaded.spec.resolved_hosts();
+    if !args.hosts.is_empty() {
+        for h in &args.hosts {
+            if !hosts.iter().any(|r| &r.name == h) {
+                bail!(
+                    "--hosts: no host named {h:?} in {}",
+                    args.file.file.display()
+                );
+            }
+        }
+        hosts.retain(|h| args.hosts.contains(&h.name));
+    }
+    if let Some(role) = args.role {
+        hosts.retain(|h| h.roles.contains(&role));
+        if hosts.is_empty() {
+            bail!("no host has the role {}", role.as_str());
+        }
+    }
+    let command = args.command.join(" ");
+    let plan = Plan {
+        cluster: loaded.spec.name.clone(),
+        stages: vec![Stage {
+            name: "exec".into(),
+            description: "ad-hoc command".into(),
+            hosts: hosts
+                .iter()
+                .map(|h| HostSteps {
+                    host: h.name.clone(),
+                    steps: vec![Step {
+                        name: "command".into(),
+                        description: command.clone(),
+                        action: StepAction::Script {
+                            script: command.clone(),
+                            reports_result: false,
+                        },
+                        writes: vec![],
+                        // Ad-hoc commands may not be idempotent: never run twice.
+                        retry: RetryPolicy::ONCE,
+                        timeout: Duration::from_secs(args.timeout),
+                    }],
+                })
+                .collect(),
+        }],
+    };
+    let dir = ClusterDir::of_cluster_file(&args.file.file);
+    let summary = run_plan(Run {
+        plan: &plan,
+        hosts: &hosts,
+        dir: &dir,
+        connect: &args.connect,
+        options: RunOptions {
+            parallel: args.connect.parallel,
+            journal: None,
+            rerun_stages: vec![],
+        },
+        show_step: false,
+        log_name: "exec",
+    })
+    .await?;
+
+    if args.connect.output == Format::Plain {
+        let width = hosts.iter().map(|h| h.name.len()).max().unwrap_or(4).max(4);
+        println!("{:<width$}  result", "host");
+        for h in &hosts {
+            let outcome = summary
+                .outcomes
+                .iter()
+                .find(|(_, _, host, _)| host == &h.name)
+                .map(|(_, _, _, o)| o);
+            let text = match outcome {
+                Some(StepOutcome::Done) => "exit 0".to_string(),
+                Some(StepOutcome::Failed {
+                    exit_status: Some(c),
+                    ..
+                }) => format!("exit {c}"),
+                Some(StepOutcome::Failed { message, .. }) => format!("error: {message}"),
+                Some(o) => o.label().to_string(),
+                None => "not run".to_string(),
+            };
+            println!("{:<width$}  {text}", h.name);
+        }
+    }
+    Ok(if summary.interrupted {
+        ExitCode::from(130)
+    } else if summary.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,102 @@
+//! Command line (clap). Every command is a thin front end over config → plan → engine → events.
+
+mod apply;
+mod exec;
+mod plan_cmd;
+mod run;
+pub mod targets;
+mod validate;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::output::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubewiz",
+    version,
+    about = "Install a Kubernetes cluster from binaries over SSH",
+    long_about = "Install a Kubernetes cluster from binaries over SSH.\n\n\
+        Describe the cluster in a cluster file (see assets/cluster.example.yaml), then:\n  \
+        kubewiz validate -f cluster.yaml\n  kubewiz plan -f cluster.yaml\n  kubewiz apply -f cluster.yaml"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a cluster file and report every problem at once, each with its field path.
+    Validate(FileArg),
+    /// Dry run: print every stage, step and file per host, changing nothing.
+    Plan(plan_cmd::PlanArgs),
+    /// Run the stages on the hosts (resumes an interrupted run from the journal).
+    Apply(apply::ApplyArgs),
+    /// Run one command on many hosts, output streamed live and prefixed by host.
+    Exec(exec::ExecArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FileArg {
+    /// The cluster file; its folder is the cluster directory (known_hosts, state, logs).
+    #[arg(short = 'f', long = "file", default_value = "cluster.yaml")]
+    pub file: PathBuf,
+}
+
+/// Options shared by the commands that talk to hosts.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// Accept and record host keys never seen before (they are refused otherwise).
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
+    /// How many hosts work at the same time.
+    #[arg(long, default_value_t = 64)]
+    pub parallel: usize,
+    /// Seconds to wait for an SSH connection.
+    #[arg(long, default_value_t = 10)]
+    pub connect_timeout: u64,
+    /// Output format; plain is the default when stdout is not a terminal.
+    #[arg(long, value_enum, default_value = "plain")]
+    pub output: Format,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let Some(command) = cli.command else {
+        eprintln!(
+            "The interactive wizard is not built yet. Use the headless commands:\n  \
+             kubewiz validate -f cluster.yaml\n  kubewiz plan -f cluster.yaml\n  kubewiz apply -f cluster.yaml\n\
+             (kubewiz --help lists them all)"
+        );
+        return ExitCode::from(2);
+    };
+    let result = match command {
+        Command::Validate(a) => validate::run(&a),
+        Command::Plan(a) => plan_cmd::run(&a),
+        Command::Apply(a) => runtime().block_on(apply::run(a)),
+        Command::Exec(a) => runtime().block_on(exec::run(a)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kubewiz: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("starting the tokio runtime")
+}
+
+/// Colour only on a terminal and when NO_COLOR is unset (https://no-color.org).
+pub fn use_color() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}

@@ -1,0 +1,228 @@
+//! The cluster file, as written on disk (`cluster.yaml`).
+//!
+//! Addresses and CIDRs are kept as strings here on purpose: a typo in one of them must not stop
+//! the parse, so `validate` can report every problem of the file at once, each with its path.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterSpec {
+    /// Cluster name; also the default name of the cluster directory.
+    pub name: String,
+    /// Values every host inherits unless it sets its own.
+    #[serde(default, skip_serializing_if = "HostDefaults::is_empty")]
+    pub defaults: HostDefaults,
+    pub hosts: Vec<HostSpec>,
+    pub network: NetworkSpec,
+    #[serde(default)]
+    pub cni: CniSpec,
+    #[serde(default)]
+    pub runtime: Runtime,
+    #[serde(default)]
+    pub versions: Versions,
+    #[serde(default)]
+    pub binaries: BinariesSpec,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostDefaults {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sudo: Option<bool>,
+}
+
+impl HostDefaults {
+    pub fn is_empty(&self) -> bool {
+        self == &HostDefaults::default()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostSpec {
+    /// RFC 1123 host name; prep sets it as the machine's hostname.
+    pub name: String,
+    /// IPv4 or IPv6 address the tool connects to and the cluster uses.
+    pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sudo: Option<bool>,
+    pub roles: Vec<Role>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Etcd,
+    Master,
+    Node,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Etcd => "etcd",
+            Role::Master => "master",
+            Role::Node => "node",
+        }
+    }
+}
+
+/// How to log in. Passwords are never stored: only the name of the environment variable that
+/// holds one (or nothing, and the front end prompts).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "lowercase")]
+pub enum AuthSpec {
+    Key {
+        key_file: PathBuf,
+        /// Environment variable holding the key's passphrase; prompted for when unset.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        passphrase_env: Option<String>,
+    },
+    Agent,
+    Password {
+        /// Environment variable holding the password; prompted for when unset.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password_env: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkSpec {
+    pub pod_cidr: String,
+    pub service_cidr: String,
+    /// Defaults to the 10th address of the service CIDR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_dns: Option<String>,
+    #[serde(default = "default_dns_domain")]
+    pub dns_domain: String,
+}
+
+fn default_dns_domain() -> String {
+    "cluster.local".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "plugin", rename_all = "lowercase")]
+pub enum CniSpec {
+    Flannel {
+        #[serde(default)]
+        flannel: FlannelSpec,
+    },
+    Calico {
+        #[serde(default)]
+        calico: CalicoSpec,
+    },
+}
+
+impl Default for CniSpec {
+    fn default() -> Self {
+        CniSpec::Flannel {
+            flannel: FlannelSpec::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FlannelSpec {
+    #[serde(default)]
+    pub backend: FlannelBackend,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlannelBackend {
+    #[default]
+    Vxlan,
+    HostGw,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CalicoSpec {
+    #[serde(default)]
+    pub mode: CalicoMode,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CalicoMode {
+    #[default]
+    Ipip,
+    Vxlan,
+    Bgp,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runtime {
+    #[default]
+    Docker,
+    Containerd,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Versions {
+    #[serde(default = "Versions::default_kubernetes")]
+    pub kubernetes: String,
+    #[serde(default = "Versions::default_etcd")]
+    pub etcd: String,
+    #[serde(default = "Versions::default_flannel")]
+    pub flannel: String,
+    #[serde(default = "Versions::default_calico")]
+    pub calico: String,
+    #[serde(default = "Versions::default_cni_plugins")]
+    pub cni_plugins: String,
+}
+
+impl Versions {
+    fn default_kubernetes() -> String {
+        "1.32.0".into()
+    }
+    fn default_etcd() -> String {
+        "3.4.23".into()
+    }
+    fn default_flannel() -> String {
+        "0.26.1".into()
+    }
+    fn default_calico() -> String {
+        "3.29.1".into()
+    }
+    fn default_cni_plugins() -> String {
+        "1.6.2".into()
+    }
+}
+
+impl Default for Versions {
+    fn default() -> Self {
+        Versions {
+            kubernetes: Self::default_kubernetes(),
+            etcd: Self::default_etcd(),
+            flannel: Self::default_flannel(),
+            calico: Self::default_calico(),
+            cni_plugins: Self::default_cni_plugins(),
+        }
+    }
+}
+
+/// Where the release binaries come from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "lowercase")]
+pub enum BinariesSpec {
+    /// A directory of release tarballs on this machine, uploaded to the hosts.
+    Bundle { bundle_dir: PathBuf },
+    /// A URL the hosts download from themselves (an internal mirror).
+    Mirror { mirror_url: String },
+    /// The binaries are already on the hosts' PATH.
+    #[default]
+    Installed,
+}

@@ -1,0 +1,726 @@
+//! Semantic checks of a parsed cluster file. Every problem is collected, in file order.
+
+use super::text::{
+    check_label, check_subdomain, expand_home, family, is_env_var_name, is_version, lowercase_fix,
+    major_minor, nth_address, overlaps, parse_cidr, size,
+};
+use super::{
+    AuthSpec, BinariesSpec, ClusterSpec, CniSpec, Finding, FlannelBackend, HostDefaults, Role,
+    Versions,
+};
+use ipnet::IpNet;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+/// Semantic checks: names, addresses, roles, networks, versions, paths. Returns every error and
+/// warning; an empty list means the spec is good to install.
+pub fn validate(spec: &ClusterSpec) -> Vec<Finding> {
+    let mut out = Vec::new();
+    check_name(spec, &mut out);
+    check_defaults(&spec.defaults, &mut out);
+    let addresses = check_hosts(spec, &mut out);
+    check_roles(spec, &mut out);
+    check_network(spec, &addresses, &mut out);
+    check_cni(spec, &addresses, &mut out);
+    check_versions(&spec.versions, &mut out);
+    check_binaries(&spec.binaries, &mut out);
+    out
+}
+
+/// A host's parsed address, with what messages need to name it.
+struct HostAddr<'a> {
+    index: usize,
+    name: &'a str,
+    ip: IpAddr,
+}
+
+impl HostAddr<'_> {
+    /// `hosts[0] (node1) address 10.77.0.11`.
+    fn describe(&self) -> String {
+        format!("hosts[{}] ({}) address {}", self.index, self.name, self.ip)
+    }
+}
+
+fn check_name(spec: &ClusterSpec, out: &mut Vec<Finding>) {
+    if spec.name.is_empty() {
+        out.push(Finding::error(
+            "name",
+            "the cluster name is empty; use a short lowercase name such as \"lab\"",
+        ));
+    } else if let Err(why) = check_label(&spec.name) {
+        out.push(Finding::error(
+            "name",
+            format!(
+                "{:?} is not a valid cluster name: it {why}{}",
+                spec.name,
+                fix_hint(&spec.name, check_label)
+            ),
+        ));
+    }
+}
+
+fn fix_hint(name: &str, check: fn(&str) -> Result<(), String>) -> String {
+    match lowercase_fix(name, check) {
+        Some(fix) => format!("; use {fix:?}"),
+        None => String::new(),
+    }
+}
+
+fn check_defaults(d: &HostDefaults, out: &mut Vec<Finding>) {
+    if d.port == Some(0) {
+        out.push(port_zero("defaults.port"));
+    }
+    if d.user.as_deref() == Some("") {
+        out.push(Finding::error(
+            "defaults.user",
+            "user is empty; set a user name, or remove the key to log in as root",
+        ));
+    }
+    if let Some(auth) = &d.auth {
+        check_auth(auth, "defaults.auth", out);
+    }
+}
+
+fn port_zero(path: &str) -> Finding {
+    Finding::error(
+        path,
+        "port 0 is not a valid ssh port; use 22 or the port sshd listens on",
+    )
+}
+
+fn check_auth(auth: &AuthSpec, path: &str, out: &mut Vec<Finding>) {
+    match auth {
+        AuthSpec::Key {
+            key_file,
+            passphrase_env,
+        } => {
+            let at = format!("{path}.key_file");
+            if let Some(problem) = key_file_problem(key_file) {
+                out.push(Finding::error(at, problem));
+            }
+            if let Some(name) = passphrase_env {
+                check_env_name(name, &format!("{path}.passphrase_env"), out);
+            }
+        }
+        AuthSpec::Agent => {}
+        AuthSpec::Password { password_env } => {
+            if let Some(name) = password_env {
+                check_env_name(name, &format!("{path}.password_env"), out);
+            }
+        }
+    }
+}
+
+fn key_file_problem(key_file: &Path) -> Option<String> {
+    if key_file.as_os_str().is_empty() {
+        return Some(
+            "key_file is empty; give the path of the private key, e.g. ~/.ssh/id_ed25519".into(),
+        );
+    }
+    let shown = key_file.display();
+    let expanded = expand_home(key_file);
+    if key_file.starts_with("~") && expanded == key_file {
+        return Some(format!(
+            "cannot expand {shown}: HOME is not set; write the full path"
+        ));
+    }
+    let full = if expanded == key_file {
+        String::new()
+    } else {
+        format!(" ({})", expanded.display())
+    };
+    if !expanded.exists() {
+        Some(format!(
+            "key file {shown}{full} does not exist; fix the path, or create the key with ssh-keygen -t ed25519 -f {shown}"
+        ))
+    } else if expanded.is_dir() {
+        Some(format!(
+            "key file {shown}{full} is a directory; give the path of the private key file"
+        ))
+    } else {
+        None
+    }
+}
+
+fn check_env_name(name: &str, path: &str, out: &mut Vec<Finding>) {
+    if is_env_var_name(name) {
+        return;
+    }
+    let fixed: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let hint = if fixed != name && is_env_var_name(&fixed) {
+        format!("; did you mean {fixed:?}?")
+    } else {
+        String::new()
+    };
+    out.push(Finding::error(
+        path,
+        format!(
+            "{name:?} is not a valid environment variable name: use letters, digits and '_', not starting with a digit{hint}"
+        ),
+    ));
+}
+
+/// Checks every host; returns the hosts whose address parsed, for the network checks.
+fn check_hosts<'a>(spec: &'a ClusterSpec, out: &mut Vec<Finding>) -> Vec<HostAddr<'a>> {
+    let mut addresses: Vec<HostAddr> = Vec::new();
+    if spec.hosts.is_empty() {
+        out.push(Finding::error(
+            "hosts",
+            "no hosts; add at least one host, with the etcd, master and node roles",
+        ));
+        return addresses;
+    }
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    let mut seen: HashMap<IpAddr, (usize, u16)> = HashMap::new();
+    for (i, h) in spec.hosts.iter().enumerate() {
+        let at = |field: &str| format!("hosts[{i}].{field}");
+
+        if h.name.is_empty() {
+            out.push(Finding::error(
+                at("name"),
+                "host name is empty; it becomes the machine's hostname, e.g. node1",
+            ));
+        } else if let Err(why) = check_subdomain(&h.name) {
+            out.push(Finding::error(
+                at("name"),
+                format!(
+                    "{:?} is not a valid host name: it {why}{}",
+                    h.name,
+                    fix_hint(&h.name, check_subdomain)
+                ),
+            ));
+        }
+        if !h.name.is_empty() {
+            if let Some(first) = names.get(h.name.as_str()) {
+                out.push(Finding::error(
+                    at("name"),
+                    format!(
+                        "{:?} is already the name of hosts[{first}]; host names must be unique",
+                        h.name
+                    ),
+                ));
+            } else {
+                names.insert(&h.name, i);
+            }
+        }
+
+        let port = h.port.or(spec.defaults.port).unwrap_or(22);
+        match h.address.parse::<IpAddr>() {
+            Err(_) => {
+                let hint = if !h.address.contains(':')
+                    && h.address.chars().any(|c| c.is_ascii_alphabetic())
+                {
+                    " (host names are not accepted here; use the host's IP address)"
+                } else {
+                    ""
+                };
+                out.push(Finding::error(
+                    at("address"),
+                    format!("{:?} is not an IP address{hint}", h.address),
+                ))
+            }
+            Ok(ip) => {
+                if let Some(why) = unusable_address(&ip) {
+                    out.push(Finding::error(at("address"), why));
+                } else if let Some(&(first, first_port)) = seen.get(&ip) {
+                    let ports = if first_port == port {
+                        ""
+                    } else {
+                        " (a different ssh port does not help: the cluster uses the address itself)"
+                    };
+                    out.push(Finding::error(
+                        at("address"),
+                        format!(
+                            "{ip} is already the address of hosts[{first}] ({}); every host needs its own address{ports}",
+                            spec.hosts[first].name
+                        ),
+                    ));
+                } else {
+                    seen.insert(ip, (i, port));
+                    addresses.push(HostAddr {
+                        index: i,
+                        name: &h.name,
+                        ip,
+                    });
+                }
+            }
+        }
+
+        if h.port == Some(0) {
+            out.push(port_zero(&at("port")));
+        }
+        if h.user.as_deref() == Some("") {
+            let default = match spec.defaults.user.as_deref() {
+                Some(user) if !user.is_empty() => user,
+                _ => "root",
+            };
+            out.push(Finding::error(
+                at("user"),
+                format!("user is empty; set a user name, or remove the key to use the default ({default})"),
+            ));
+        }
+        if let Some(auth) = &h.auth {
+            check_auth(auth, &format!("hosts[{i}].auth"), out);
+        }
+
+        if h.roles.is_empty() {
+            out.push(Finding::error(
+                at("roles"),
+                "no roles; give the host at least one of etcd, master, node",
+            ));
+        }
+        for (k, role) in h.roles.iter().enumerate() {
+            if h.roles[..k].contains(role) {
+                out.push(Finding::error(
+                    format!("hosts[{i}].roles[{k}]"),
+                    format!("role {:?} is listed twice", role.as_str()),
+                ));
+            }
+        }
+    }
+    addresses
+}
+
+fn unusable_address(ip: &IpAddr) -> Option<String> {
+    let why = if ip.is_loopback() {
+        "is a loopback address; use an address the other hosts can reach"
+    } else if ip.is_unspecified() {
+        "is the unspecified address; use the host's own address"
+    } else if ip.is_multicast() {
+        "is a multicast address; use the host's own address"
+    } else if matches!(ip, IpAddr::V4(v4) if v4.is_broadcast()) {
+        "is the broadcast address; use the host's own address"
+    } else {
+        return None;
+    };
+    Some(format!("{ip} {why}"))
+}
+
+fn check_roles(spec: &ClusterSpec, out: &mut Vec<Finding>) {
+    if spec.hosts.is_empty() {
+        return; // already reported: no hosts
+    }
+    let count = |role| spec.hosts_with_role(role).len();
+    if count(Role::Master) == 0 {
+        out.push(Finding::error(
+            "hosts",
+            "no host has the master role; give at least one host the master role",
+        ));
+    }
+    let etcd = count(Role::Etcd);
+    if etcd == 0 {
+        out.push(Finding::error(
+            "hosts",
+            "no host has the etcd role; give one, three or five hosts the etcd role",
+        ));
+    } else if etcd % 2 == 0 {
+        out.push(Finding::warning(
+            "hosts",
+            format!(
+                "an even number of etcd members ({etcd}) tolerates no more failures than {}; use {} or {}",
+                etcd - 1,
+                etcd - 1,
+                etcd + 1
+            ),
+        ));
+    }
+    if etcd > 7 {
+        out.push(Finding::warning(
+            "hosts",
+            format!(
+                "{etcd} etcd members slow every write down and add little safety; use 3, 5 or 7"
+            ),
+        ));
+    }
+    if count(Role::Node) == 0 {
+        out.push(Finding::warning(
+            "hosts",
+            "no host has the node role; ordinary pods will have nowhere to run",
+        ));
+    }
+}
+
+fn check_network(spec: &ClusterSpec, hosts: &[HostAddr], out: &mut Vec<Finding>) {
+    let n = &spec.network;
+    let parsed = |field: &str, text: &str, out: &mut Vec<Finding>| match parse_cidr(text) {
+        Ok(net) => Some(net),
+        Err(why) => {
+            out.push(Finding::error(format!("network.{field}"), why));
+            None
+        }
+    };
+    let pod = parsed("pod_cidr", &n.pod_cidr, out);
+    let svc = parsed("service_cidr", &n.service_cidr, out);
+
+    if let Some(pod) = pod {
+        let pod_hosts = spec
+            .hosts
+            .iter()
+            .filter(|h| h.roles.contains(&Role::Node) || h.roles.contains(&Role::Master))
+            .count();
+        if let Some(why) = pod_cidr_size_problem(&pod, pod_hosts) {
+            out.push(Finding::error("network.pod_cidr", why));
+        }
+        for h in hosts {
+            if h.ip.is_ipv4() != pod.network().is_ipv4() {
+                out.push(Finding::error(
+                    format!("hosts[{}].address", h.index),
+                    format!(
+                        "{} is {}, but pod_cidr {pod} is {}; the cluster runs on the host addresses, so they must be of its IP family",
+                        h.ip,
+                        family(&h.ip),
+                        family(&pod.network())
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(svc) = svc {
+        if let Some(why) = service_cidr_size_problem(&svc, &spec.versions.kubernetes) {
+            out.push(Finding::error("network.service_cidr", why));
+        }
+    }
+    if let (Some(pod), Some(svc)) = (pod, svc) {
+        if pod.network().is_ipv4() != svc.network().is_ipv4() {
+            out.push(Finding::error(
+                "network.service_cidr",
+                format!(
+                    "service_cidr {svc} is {} but pod_cidr {pod} is {}; use one IP family for both (dual-stack is not supported)",
+                    family(&svc.network()),
+                    family(&pod.network())
+                ),
+            ));
+        } else if overlaps(&pod, &svc) {
+            out.push(Finding::error(
+                "network.service_cidr",
+                format!(
+                    "service_cidr {svc} overlaps pod_cidr {pod}; choose ranges that do not overlap, e.g. 10.96.0.0/12 and 10.244.0.0/16"
+                ),
+            ));
+        }
+    }
+    for (field, net) in [("pod_cidr", pod), ("service_cidr", svc)] {
+        let Some(net) = net else { continue };
+        let inside: Vec<&HostAddr> = hosts.iter().filter(|h| net.contains(&h.ip)).collect();
+        if let Some(first) = inside.first() {
+            let more = match inside.len() - 1 {
+                0 => String::new(),
+                1 => " (and 1 more host)".to_string(),
+                k => format!(" (and {k} more hosts)"),
+            };
+            out.push(Finding::error(
+                format!("network.{field}"),
+                format!(
+                    "{field} {net} contains {}{more}; choose a range that no host is in",
+                    first.describe()
+                ),
+            ));
+        }
+    }
+
+    if let Some(dns) = &n.cluster_dns {
+        if let Some(why) = cluster_dns_problem(dns, svc) {
+            out.push(Finding::error("network.cluster_dns", why));
+        }
+    }
+
+    if n.dns_domain.is_empty() {
+        out.push(Finding::error(
+            "network.dns_domain",
+            "dns_domain is empty; use cluster.local",
+        ));
+    } else if let Err(why) = check_subdomain(&n.dns_domain) {
+        out.push(Finding::error(
+            "network.dns_domain",
+            format!(
+                "{:?} is not a valid DNS domain: it {why}{}",
+                n.dns_domain,
+                match lowercase_fix(&n.dns_domain, check_subdomain) {
+                    Some(fix) => format!("; use {fix:?}"),
+                    None => "; use e.g. cluster.local".into(),
+                }
+            ),
+        ));
+    }
+}
+
+/// Each node gets a /24 (IPv4) or /64 (IPv6) of the pod CIDR; kube-controller-manager allows at
+/// most 16 bits between the cluster and the node prefix.
+fn pod_cidr_size_problem(pod: &IpNet, pod_hosts: usize) -> Option<String> {
+    let (node_prefix, example) = if pod.network().is_ipv4() {
+        (24u8, "10.244.0.0/16")
+    } else {
+        (64u8, "fd00:10:244::/56")
+    };
+    let prefix = pod.prefix_len();
+    if prefix > node_prefix {
+        return Some(format!(
+            "pod_cidr {pod} is too small: every node gets a /{node_prefix} of it; use a /{} or larger, e.g. {example}",
+            node_prefix - 8
+        ));
+    }
+    if node_prefix - prefix > 16 {
+        return Some(format!(
+            "pod_cidr {pod} is too large: nodes get a /{node_prefix} each and kube-controller-manager allows at most 16 bits between the two; use a /{} or smaller, e.g. {example}",
+            node_prefix - 16
+        ));
+    }
+    let room = 1usize << (node_prefix - prefix);
+    if room < pod_hosts {
+        return Some(format!(
+            "pod_cidr {pod} has room for {room} node subnet{} (/{node_prefix}), but {pod_hosts} hosts run pods; use a larger range, e.g. {example}",
+            if room == 1 { "" } else { "s" }
+        ));
+    }
+    None
+}
+
+fn service_cidr_size_problem(svc: &IpNet, kubernetes: &str) -> Option<String> {
+    let (smallest, example) = if svc.network().is_ipv4() {
+        (28u8, "10.96.0.0/12")
+    } else {
+        (124u8, "fd00:10:96::/108")
+    };
+    if svc.prefix_len() > smallest {
+        return Some(format!(
+            "service_cidr {svc} is too small: it must hold the cluster DNS address (its 10th); use a /{} or larger, e.g. {example}",
+            if svc.network().is_ipv4() { 24 } else { 112 }
+        ));
+    }
+    // kube-apiserver before 1.33 (MultiCIDRServiceAllocator) refuses more than 20 host bits.
+    let host_bits = svc.max_prefix_len() - svc.prefix_len();
+    let before_1_33 = major_minor(kubernetes).is_none_or(|v| v < (1, 33));
+    if host_bits > 20 && before_1_33 {
+        return Some(format!(
+            "service_cidr {svc} is too large: kube-apiserver accepts at most 20 host bits (a /{}); use e.g. {example}",
+            svc.max_prefix_len() - 20
+        ));
+    }
+    None
+}
+
+fn cluster_dns_problem(dns: &str, svc: Option<IpNet>) -> Option<String> {
+    let Ok(ip) = dns.parse::<IpAddr>() else {
+        return Some(format!("{dns:?} is not an IP address"));
+    };
+    let svc = svc?; // the service CIDR's own problem is reported already
+    let tenth = nth_address(&svc, 10)
+        .map(|a| format!("e.g. {a}"))
+        .unwrap_or_else(|| "another address".into());
+    if !svc.contains(&ip) {
+        let default = match nth_address(&svc, 10) {
+            Some(a) => format!(", e.g. {a} (the default when cluster_dns is left out)"),
+            None => String::new(),
+        };
+        return Some(format!(
+            "cluster_dns {ip} is outside service_cidr {svc}; use an address inside it{default}"
+        ));
+    }
+    if ip == svc.network() {
+        return Some(format!(
+            "cluster_dns {ip} is the network address of service_cidr {svc}; use {tenth}"
+        ));
+    }
+    if Some(ip) == nth_address(&svc, 1) {
+        return Some(format!(
+            "cluster_dns {ip} is the address of the kubernetes api service (the first of service_cidr {svc}); use {tenth}"
+        ));
+    }
+    if ip.is_ipv4() && Some(ip) == nth_address(&svc, size(&svc) - 1) {
+        return Some(format!(
+            "cluster_dns {ip} is the broadcast address of service_cidr {svc}; use {tenth}"
+        ));
+    }
+    None
+}
+
+fn check_cni(spec: &ClusterSpec, hosts: &[HostAddr], out: &mut Vec<Finding>) {
+    let CniSpec::Flannel { flannel } = &spec.cni else {
+        return;
+    };
+    if flannel.backend != FlannelBackend::HostGw {
+        return;
+    }
+    let segment = |ip: &IpAddr| -> IpNet {
+        let prefix = if ip.is_ipv4() { 24 } else { 64 };
+        IpNet::new(*ip, prefix).expect("prefix in range").trunc()
+    };
+    let Some(first) = hosts.first() else { return };
+    let first_seg = segment(&first.ip);
+    if let Some(other) = hosts.iter().find(|h| segment(&h.ip) != first_seg) {
+        out.push(Finding::warning(
+            "cni.flannel.backend",
+            format!(
+                "host-gw needs all hosts on one L2 segment, but {} and {} are in different /{}s; use vxlan unless they share a segment",
+                first.describe(),
+                other.describe(),
+                first_seg.prefix_len()
+            ),
+        ));
+    }
+}
+
+fn check_versions(v: &Versions, out: &mut Vec<Finding>) {
+    let d = Versions::default();
+    for (key, value, example) in [
+        ("kubernetes", &v.kubernetes, &d.kubernetes),
+        ("etcd", &v.etcd, &d.etcd),
+        ("flannel", &v.flannel, &d.flannel),
+        ("calico", &v.calico, &d.calico),
+        ("cni_plugins", &v.cni_plugins, &d.cni_plugins),
+    ] {
+        if !is_version(value) {
+            out.push(Finding::error(
+                format!("versions.{key}"),
+                format!("{value:?} is not a version; write major.minor.patch, e.g. {example}"),
+            ));
+        }
+    }
+}
+
+fn check_binaries(b: &BinariesSpec, out: &mut Vec<Finding>) {
+    match b {
+        BinariesSpec::Bundle { bundle_dir } => {
+            let at = "binaries.bundle_dir";
+            if bundle_dir.as_os_str().is_empty() {
+                out.push(Finding::error(
+                    at,
+                    "bundle_dir is empty; give the directory holding the release tarballs",
+                ));
+                return;
+            }
+            let dir = expand_home(bundle_dir);
+            if !dir.exists() {
+                out.push(Finding::error(
+                    at,
+                    format!(
+                        "bundle directory {} does not exist; put the release tarballs there, or use source: mirror or source: installed",
+                        bundle_dir.display()
+                    ),
+                ));
+            } else if !dir.is_dir() {
+                out.push(Finding::error(
+                    at,
+                    format!(
+                        "{} is not a directory; give the directory holding the release tarballs",
+                        bundle_dir.display()
+                    ),
+                ));
+            }
+        }
+        BinariesSpec::Mirror { mirror_url } => {
+            if let Some(why) = mirror_url_problem(mirror_url) {
+                out.push(Finding::error("binaries.mirror_url", why));
+            }
+        }
+        BinariesSpec::Installed => {}
+    }
+}
+
+fn mirror_url_problem(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    match rest {
+        None => Some(format!(
+            "mirror_url {url:?} must start with http:// or https://"
+        )),
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => Some(format!(
+            "mirror_url {url:?} has no host name after the scheme"
+        )),
+        Some(_) if url.chars().any(char::is_whitespace) => Some(format!(
+            "mirror_url {url:?} contains spaces; percent-encode them as %20"
+        )),
+        Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirror_urls() {
+        assert_eq!(mirror_url_problem("http://mirror.lab/k8s"), None);
+        assert_eq!(mirror_url_problem("https://10.0.0.1:8080/"), None);
+        assert!(mirror_url_problem("ftp://x")
+            .unwrap()
+            .contains("must start with"));
+        assert!(mirror_url_problem("mirror.lab")
+            .unwrap()
+            .contains("must start with"));
+        assert!(mirror_url_problem("http://").unwrap().contains("no host"));
+        assert!(mirror_url_problem("http://a b").unwrap().contains("spaces"));
+    }
+
+    #[test]
+    fn pod_cidr_sizes() {
+        let net = |s: &str| s.parse::<IpNet>().unwrap();
+        assert_eq!(pod_cidr_size_problem(&net("10.244.0.0/16"), 100), None);
+        assert!(pod_cidr_size_problem(&net("10.244.0.0/25"), 1)
+            .unwrap()
+            .contains("too small"));
+        assert!(pod_cidr_size_problem(&net("10.0.0.0/7"), 1)
+            .unwrap()
+            .contains("too large"));
+        assert!(pod_cidr_size_problem(&net("10.244.0.0/23"), 3)
+            .unwrap()
+            .contains("room for 2 node subnets"));
+        assert_eq!(pod_cidr_size_problem(&net("fd00:10:244::/56"), 3), None);
+        assert!(pod_cidr_size_problem(&net("fd00::/96"), 1)
+            .unwrap()
+            .contains("too small"));
+    }
+
+    #[test]
+    fn service_cidr_sizes() {
+        let net = |s: &str| s.parse::<IpNet>().unwrap();
+        assert_eq!(
+            service_cidr_size_problem(&net("10.96.0.0/12"), "1.32.0"),
+            None
+        );
+        assert_eq!(
+            service_cidr_size_problem(&net("10.96.0.0/28"), "1.32.0"),
+            None
+        );
+        assert!(service_cidr_size_problem(&net("10.96.0.0/29"), "1.32.0")
+            .unwrap()
+            .contains("too small"));
+        assert!(service_cidr_size_problem(&net("10.0.0.0/8"), "1.32.0")
+            .unwrap()
+            .contains("too large"));
+        assert_eq!(
+            service_cidr_size_problem(&net("10.0.0.0/8"), "1.33.0"),
+            None
+        );
+        assert!(service_cidr_size_problem(&net("fd00::/64"), "1.32.0")
+            .unwrap()
+            .contains("a /108"));
+    }
+
+    #[test]
+    fn cluster_dns() {
+        let svc = Some("10.96.0.0/12".parse::<IpNet>().unwrap());
+        assert_eq!(cluster_dns_problem("10.96.0.10", svc), None);
+        assert!(cluster_dns_problem("10.96.0.1", svc)
+            .unwrap()
+            .contains("kubernetes api"));
+        assert!(cluster_dns_problem("10.96.0.0", svc)
+            .unwrap()
+            .contains("network address"));
+        assert!(cluster_dns_problem("10.111.255.255", svc)
+            .unwrap()
+            .contains("broadcast"));
+        assert!(cluster_dns_problem("10.0.0.10", svc)
+            .unwrap()
+            .contains("e.g. 10.96.0.10"));
+        assert!(cluster_dns_problem("dns", svc)
+            .unwrap()
+            .contains("not an IP address"));
+        assert_eq!(cluster_dns_problem("10.0.0.10", None), None);
+    }
+}

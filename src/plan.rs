@@ -1,0 +1,246 @@
+//! A plan: stages in order, each a list of steps per host. Built from a ClusterSpec by the
+//! stage builders in `stages`; run by `engine`; printed by `kubewiz plan`.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub cluster: String,
+    pub stages: Vec<Stage>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Stage {
+    pub name: String,
+    pub description: String,
+    /// Steps per host, in the order they run on that host.
+    pub hosts: Vec<HostSteps>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostSteps {
+    pub host: String,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// Short, unique within its stage (e.g. `swap`); shown as `stage/name`.
+    pub name: String,
+    pub description: String,
+    pub action: StepAction,
+    /// Remote files this step writes, for `kubewiz plan`.
+    pub writes: Vec<String>,
+    pub retry: RetryPolicy,
+    /// Seconds the step may run before it is stopped and counted as failed.
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StepAction {
+    /// A shell script run through `sh -c` (with sudo when the host needs it). It reports its
+    /// result on a line `KUBEWIZ-RESULT changed|unchanged|na <reason>`; without one, exit 0
+    /// means `done`. Any non-zero exit is a failure.
+    Script {
+        script: String,
+        /// False for ad-hoc commands (`kubewiz exec`): the exit status alone decides.
+        reports_result: bool,
+    },
+    /// A file put in place idempotently (sha256 compared first), then `on_change` run when it
+    /// was written.
+    File {
+        path: String,
+        content: String,
+        mode: u32,
+        on_change: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RetryPolicy {
+    /// Total attempts, at least 1.
+    pub attempts: u32,
+    /// Delay before the second attempt; doubled for every further one.
+    pub backoff: Duration,
+}
+
+impl RetryPolicy {
+    pub const ONCE: RetryPolicy = RetryPolicy {
+        attempts: 1,
+        backoff: Duration::ZERO,
+    };
+
+    pub fn delay_before(&self, attempt: u32) -> Duration {
+        // attempt is 2 for the first retry.
+        self.backoff * 2u32.saturating_pow(attempt.saturating_sub(2))
+    }
+}
+
+impl Step {
+    /// Hash of everything the step does: when it matches the journal, the step's effect is known
+    /// to be in place from an earlier (interrupted) run.
+    pub fn input_hash(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(self.name.as_bytes());
+        match &self.action {
+            StepAction::Script {
+                script,
+                reports_result,
+            } => {
+                h.update(if *reports_result {
+                    b"script\0".as_slice()
+                } else {
+                    b"adhoc\0".as_slice()
+                });
+                h.update(script.as_bytes());
+            }
+            StepAction::File {
+                path,
+                content,
+                mode,
+                on_change,
+            } => {
+                h.update(b"file\0");
+                h.update(path.as_bytes());
+                h.update(b"\0");
+                h.update(content.as_bytes());
+                h.update(mode.to_le_bytes());
+                h.update(on_change.as_deref().unwrap_or("").as_bytes());
+            }
+        }
+        hex::encode(h.finalize())
+    }
+}
+
+impl Plan {
+    pub fn total_steps(&self) -> usize {
+        self.stages
+            .iter()
+            .flat_map(|s| &s.hosts)
+            .map(|h| h.steps.len())
+            .sum()
+    }
+
+    /// Keep only the given hosts (by name).
+    pub fn retain_hosts(&mut self, names: &[String]) {
+        for stage in &mut self.stages {
+            stage.hosts.retain(|h| names.contains(&h.host));
+        }
+    }
+
+    /// Drop the stages before `stage`. Errors when no stage has that name.
+    pub fn start_at_stage(&mut self, stage: &str) -> Result<(), String> {
+        let Some(i) = self.stages.iter().position(|s| s.name == stage) else {
+            return Err(format!(
+                "no stage named {stage:?}; stages are: {}",
+                self.stage_names().join(", ")
+            ));
+        };
+        self.stages.drain(..i);
+        Ok(())
+    }
+
+    /// Keep only one step (`stage/step`), on whatever hosts remain.
+    pub fn only_step(&mut self, stage_step: &str) -> Result<(), String> {
+        let (stage, step) = stage_step
+            .split_once('/')
+            .ok_or_else(|| format!("{stage_step:?} is not of the form stage/step"))?;
+        let known = self.stages.iter().any(|s| {
+            s.name == stage
+                && s.hosts
+                    .iter()
+                    .any(|h| h.steps.iter().any(|st| st.name == step))
+        });
+        if !known {
+            return Err(format!("no step {stage_step:?} in the plan"));
+        }
+        self.stages.retain(|s| s.name == stage);
+        for s in &mut self.stages {
+            for h in &mut s.hosts {
+                h.steps.retain(|st| st.name == step);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn stage_names(&self) -> Vec<String> {
+        self.stages.iter().map(|s| s.name.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn script_step(name: &str, script: &str) -> Step {
+        Step {
+            name: name.into(),
+            description: String::new(),
+            action: StepAction::Script {
+                script: script.into(),
+                reports_result: true,
+            },
+            writes: vec![],
+            retry: RetryPolicy::ONCE,
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    fn plan() -> Plan {
+        let stage = |name: &str| Stage {
+            name: name.into(),
+            description: String::new(),
+            hosts: ["a", "b"]
+                .iter()
+                .map(|h| HostSteps {
+                    host: h.to_string(),
+                    steps: vec![script_step("one", "true"), script_step("two", "false")],
+                })
+                .collect(),
+        };
+        Plan {
+            cluster: "c".into(),
+            stages: vec![stage("prep"), stage("etcd")],
+        }
+    }
+
+    #[test]
+    fn hash_changes_with_script_and_name() {
+        let a = script_step("x", "echo 1").input_hash();
+        assert_eq!(a, script_step("x", "echo 1").input_hash());
+        assert_ne!(a, script_step("x", "echo 2").input_hash());
+        assert_ne!(a, script_step("y", "echo 1").input_hash());
+    }
+
+    #[test]
+    fn filters_hosts_stages_and_steps() {
+        let mut p = plan();
+        assert_eq!(p.total_steps(), 8);
+        p.retain_hosts(&["b".into()]);
+        assert_eq!(p.total_steps(), 4);
+        p.start_at_stage("etcd").unwrap();
+        assert_eq!(p.stage_names(), vec!["etcd"]);
+        assert!(p
+            .start_at_stage("nope")
+            .unwrap_err()
+            .contains("stages are: etcd"));
+        p.only_step("etcd/two").unwrap();
+        assert_eq!(p.total_steps(), 1);
+        assert!(plan().only_step("etcd/three").is_err());
+        assert!(plan().only_step("etcd").is_err());
+    }
+
+    #[test]
+    fn backoff_doubles() {
+        let r = RetryPolicy {
+            attempts: 4,
+            backoff: Duration::from_millis(100),
+        };
+        assert_eq!(r.delay_before(2), Duration::from_millis(100));
+        assert_eq!(r.delay_before(3), Duration::from_millis(200));
+        assert_eq!(r.delay_before(4), Duration::from_millis(400));
+    }
+}

@@ -1,0 +1,163 @@
+//! Host prep end to end on the lab, through the real binary: the first run changes the hosts,
+//! the second reports every step unchanged (or not applicable), and Ctrl-C leaves a journal the
+//! next run resumes from.
+
+mod common;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A private cluster directory for this test: the lab's cluster file and known_hosts.
+fn cluster_copy(lab: &Path) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["cluster.yaml", "known_hosts"] {
+        std::fs::copy(lab.join("cluster").join(f), dir.path().join(f)).unwrap();
+    }
+    let file = dir.path().join("cluster.yaml");
+    (dir, file)
+}
+
+fn kubewiz(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kubewiz"));
+    c.args(args).env("NO_COLOR", "1");
+    c
+}
+
+fn apply_json(file: &Path) -> (i32, Vec<Value>) {
+    let out = kubewiz(&["apply", "-f", file.to_str().unwrap(), "--output", "json"])
+        .output()
+        .unwrap();
+    let events = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect();
+    (out.status.code().unwrap_or(-1), events)
+}
+
+fn outcomes(events: &[Value]) -> Vec<(String, String, String)> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "step_finished")
+        .map(|e| {
+            (
+                e["host"].as_str().unwrap().to_string(),
+                e["step"].as_str().unwrap().to_string(),
+                e["outcome"]["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Undo prep on every lab machine so the first run has something to change.
+fn unprep(file: &Path) {
+    let script = "hostnamectl set-hostname \"m$(hostname | tr -dc 0-9)\" 2>/dev/null || true; \
+        rm -f /etc/sysctl.d/99-kubernetes.conf /etc/modules-load.d/kubewiz-br_netfilter.conf; \
+        sed -i '/^# BEGIN kubewiz/,/^# END kubewiz/d' /etc/hosts; \
+        sed -i '/kubewiz-test-swap/d' /etc/fstab; echo '/swap.kubewiz-test-swap none swap sw 0 0' >> /etc/fstab";
+    let st = kubewiz(&["exec", "-f", file.to_str().unwrap(), "--", script])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+#[test]
+fn first_run_changes_second_run_is_unchanged() {
+    let Some(lab) = common::lab() else { return };
+    let lab = lab.dir;
+    let (_dir, file) = cluster_copy(&lab);
+    unprep(&file);
+
+    let (code, events) = apply_json(&file);
+    let first = outcomes(&events);
+    assert_eq!(code, 0, "first run failed: {first:?}");
+    let hosts = events[0]["stages"][0]["hosts"].as_array().unwrap().len();
+    assert_eq!(first.len(), 8 * hosts);
+    for step in ["hostname", "etc-hosts", "sysctl", "br-netfilter", "swap"] {
+        for (host, s, status) in &first {
+            if s == step {
+                assert_eq!(status, "changed", "{host} {step} on the first run");
+            }
+        }
+    }
+    let (code, events) = apply_json(&file);
+    assert_eq!(code, 0);
+    let second = outcomes(&events);
+    assert_eq!(second.len(), first.len());
+    for (host, step, status) in &second {
+        assert!(
+            status == "unchanged" || status == "not_applicable",
+            "{host} {step} is {status} on the second run"
+        );
+    }
+    // The hosts really are prepared.
+    let out = kubewiz(&["exec", "-f", file.to_str().unwrap(), "--", "hostname; grep -c kubewiz-test-swap /etc/fstab; grep '^# kubewiz' /etc/fstab | wc -l; cat /etc/sysctl.d/99-kubernetes.conf | wc -l"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("node1 | node1"), "{text}");
+    assert!(
+        text.contains("node1 | 3"),
+        "sysctl file has 3 lines: {text}"
+    );
+}
+
+#[test]
+fn interrupted_apply_resumes() {
+    let Some(lab) = common::lab() else { return };
+    let lab = lab.dir;
+    let (dir, file) = cluster_copy(&lab);
+    unprep(&file);
+    // Interrupt as soon as the first step has finished somewhere.
+    let mut child = kubewiz(&[
+        "apply",
+        "-f",
+        file.to_str().unwrap(),
+        "--output",
+        "json",
+        "--parallel",
+        "1",
+    ])
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut seen = vec![];
+    use std::io::BufRead;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap();
+        if v["event"] == "step_finished" && seen.is_empty() {
+            // SAFETY-free: kill(2) through the `kill` command, on our own child only.
+            Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status()
+                .unwrap();
+        }
+        seen.push(v);
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "interrupted exit code");
+    let finished = seen.last().unwrap();
+    assert_eq!(finished["event"], "plan_finished");
+    assert_eq!(finished["interrupted"], true);
+    let journal: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("state/journal.json")).unwrap())
+            .unwrap();
+    assert_eq!(journal["run_complete"], false);
+    let done_before = journal["steps"].as_object().unwrap().len();
+    assert!(done_before >= 1);
+
+    let (code, events) = apply_json(&file);
+    assert_eq!(code, 0);
+    assert_eq!(events[0]["resumed"], true);
+    let skipped = outcomes(&events)
+        .iter()
+        .filter(|o| o.2 == "skipped")
+        .count();
+    assert_eq!(
+        skipped, done_before,
+        "every step the journal has is skipped"
+    );
+}
