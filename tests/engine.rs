@@ -285,7 +285,7 @@ async fn a_killed_run_resumes_from_the_journal() {
     let mut lines = vec![];
     let req = kubewiz::ssh::ExecRequest {
         command: format!("cat {counter}; rm -f {counter}"),
-        sudo: false,
+        sudo: true,
         timeout: Some(Duration::from_secs(10)),
         stdin: None,
     };
@@ -305,7 +305,7 @@ async fn a_killed_run_resumes_from_the_journal() {
     conn.exec(
         &kubewiz::ssh::ExecRequest {
             command: format!("rm -f {counter}"),
-            sudo: false,
+            sudo: true,
             timeout: None,
             stdin: None,
         },

@@ -124,16 +124,18 @@ fn interrupted_apply_resumes() {
     .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut seen = vec![];
+    let mut interrupted = false;
     use std::io::BufRead;
     for line in std::io::BufReader::new(stdout).lines() {
         let line = line.unwrap();
         let v: Value = serde_json::from_str(&line).unwrap();
-        if v["event"] == "step_finished" && seen.is_empty() {
-            // SAFETY-free: kill(2) through the `kill` command, on our own child only.
+        if v["event"] == "step_finished" && !interrupted {
+            // Ctrl-C, as a user would press it, to our own child only.
             Command::new("kill")
                 .args(["-INT", &child.id().to_string()])
                 .status()
                 .unwrap();
+            interrupted = true;
         }
         seen.push(v);
     }

@@ -109,17 +109,18 @@ pub fn build(spec: &ClusterSpec, t: &Templates) -> Result<Stage> {
                     plain("swap")?,
                     &["/etc/fstab"],
                 ),
-                step(
-                    "hostname",
-                    &format!("hostname set to {}", host.name),
-                    t.script("prep/hostname.sh", context! { hostname => host.name })?,
-                    &["/etc/hostname"],
-                ),
+                // /etc/hosts first: after a rename sudo must resolve the new name.
                 step(
                     "etc-hosts",
                     "/etc/hosts lists every cluster host",
                     etc_hosts.clone(),
                     &["/etc/hosts"],
+                ),
+                step(
+                    "hostname",
+                    &format!("hostname set to {}", host.name),
+                    t.script("prep/hostname.sh", context! { hostname => host.name })?,
+                    &["/etc/hostname"],
                 ),
                 step(
                     "br-netfilter",
