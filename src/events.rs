@@ -147,6 +147,14 @@ pub enum Event {
         counts: Counts,
         duration_ms: u64,
     },
+    /// A failed step matched a known failure (or not: `diagnosis.id` is None and the evidence
+    /// still shows what was gathered).
+    Diagnosis {
+        stage: String,
+        step: String,
+        host: String,
+        diagnosis: Diagnosis,
+    },
     PlanFinished {
         ok: bool,
         /// Set when the user interrupted the run (Ctrl-C): the journal lets the next run resume.
@@ -154,4 +162,38 @@ pub enum Event {
         counts: Counts,
         duration_ms: u64,
     },
+}
+
+/// Why a step failed, as far as the failure catalog (assets/failures.yaml) can tell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnosis {
+    /// Catalog id (e.g. "E1"); None when nothing in the catalog matched.
+    pub id: Option<String>,
+    pub title: String,
+    pub cause: String,
+    /// The lines that matched (or, with no match, the tail of what was gathered), each with
+    /// where it came from ("step output", "journalctl -u etcd", a probe's name).
+    pub evidence: Vec<Evidence>,
+    pub fix: String,
+    /// Commands a user can run by hand to fix it.
+    pub manual_commands: Vec<String>,
+    /// What kubewiz can do itself, if anything.
+    pub auto_fix: Option<AutoFix>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub source: String,
+    pub line: String,
+    /// True for a line that matched a catalog signature (highlighted in the TUI).
+    pub matched: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AutoFix {
+    /// Action id the engine knows how to run (e.g. "reissue-etcd-certs").
+    pub action: String,
+    pub description: String,
+    /// Destructive fixes (wiping a data dir) need the user's explicit consent.
+    pub destructive: bool,
 }

@@ -148,6 +148,40 @@ impl PlainPrinter {
                     *duration_ms as f64 / 1000.0
                 )
             }
+            Event::Diagnosis {
+                stage,
+                step,
+                host,
+                diagnosis: d,
+            } => {
+                let head = match &d.id {
+                    Some(id) => format!("diagnosis {id}: {}", d.title),
+                    None => format!("no known failure matched: {}", d.title),
+                };
+                writeln!(out, "{}: {}", self.prefix(host, stage, step), self.paint(RED, &head))?;
+                if !d.cause.is_empty() {
+                    writeln!(out, "    cause: {}", d.cause)?;
+                }
+                for e in &d.evidence {
+                    let line = if e.matched { self.paint(BOLD, &e.line) } else { e.line.clone() };
+                    writeln!(out, "    evidence ({}): {line}", e.source)?;
+                }
+                if !d.fix.is_empty() {
+                    writeln!(out, "    fix: {}", d.fix)?;
+                }
+                for c in &d.manual_commands {
+                    writeln!(out, "    by hand: {c}")?;
+                }
+                if let Some(f) = &d.auto_fix {
+                    writeln!(
+                        out,
+                        "    kubewiz can fix this: {}{}",
+                        f.description,
+                        if f.destructive { " (destructive: asks first)" } else { "" }
+                    )?;
+                }
+                Ok(())
+            }
             Event::PlanFinished {
                 ok,
                 interrupted,
