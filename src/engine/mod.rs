@@ -317,6 +317,8 @@ impl HostRun {
         let tx = self.tx.clone();
         let (stage, step_name, host) = (self.stage.clone(), step.name.clone(), host.clone());
         let mut emit = move |stream: OutputStream, line: String| {
+            // The log file keeps every line, so "open the full log" shows everything.
+            tracing::debug!(target: "kubewiz::output", %host, step = %step_name, ?stream, "{line}");
             send(
                 &tx,
                 Event::Output {
@@ -332,6 +334,18 @@ impl HostRun {
     }
 
     fn finished(&self, step: &str, outcome: StepOutcome, took: Duration, attempt: u32) {
+        tracing::info!(
+            stage = %self.stage,
+            step,
+            host = %self.steps.host,
+            outcome = outcome.label(),
+            attempt,
+            took_ms = millis(took),
+            "step finished"
+        );
+        if let StepOutcome::Failed { message, .. } = &outcome {
+            tracing::warn!(stage = %self.stage, step, host = %self.steps.host, "{message}");
+        }
         send(
             &self.tx,
             Event::StepFinished {
