@@ -7,10 +7,12 @@
 pub mod cli;
 pub mod cluster_dir;
 pub mod config;
+pub mod diagnose;
 pub mod engine;
 pub mod events;
 pub mod logging;
 pub mod output;
+pub mod pki;
 pub mod plan;
 pub mod ssh;
 pub mod stages;

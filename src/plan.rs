@@ -15,6 +15,8 @@ pub struct Plan {
 pub struct Stage {
     pub name: String,
     pub description: String,
+    /// systemd units whose journal explains a failed step of this stage (e.g. `etcd`).
+    pub units: Vec<String>,
     /// Steps per host, in the order they run on that host.
     pub hosts: Vec<HostSteps>,
 }
@@ -49,14 +51,69 @@ pub enum StepAction {
         /// False for ad-hoc commands (`kubewiz exec`): the exit status alone decides.
         reports_result: bool,
     },
-    /// A file put in place idempotently (sha256 compared first), then `on_change` run when it
-    /// was written.
-    File {
-        path: String,
-        content: String,
-        mode: u32,
+    /// Files put in place idempotently (sha256 compared first, nothing written when equal),
+    /// then `on_change` run when any of them was written. Reports changed or unchanged.
+    Files {
+        files: Vec<RemoteFile>,
         on_change: Option<String>,
     },
+    /// Measure the host's clock against this machine's (which signs the certificates): fails
+    /// when they differ by more than `max_skew_ms`. Changes nothing.
+    ClockSkew { max_skew_ms: u64 },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteFile {
+    pub path: String,
+    pub mode: u32,
+    pub source: FileSource,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileSource {
+    /// Rendered content (configs, units, certificates).
+    Inline {
+        #[serde(
+            skip_serializing_if = "is_secret_or_binary",
+            serialize_with = "as_text"
+        )]
+        content: Vec<u8>,
+        /// Private keys: never printed by `plan --show-scripts` or JSON.
+        secret: bool,
+    },
+    /// A local file streamed to the host (release tarballs); `sha256` is of its content.
+    Local {
+        path: std::path::PathBuf,
+        sha256: String,
+    },
+}
+
+fn is_secret_or_binary(content: &[u8]) -> bool {
+    std::str::from_utf8(content).is_err() || looks_secret(content)
+}
+
+/// Belt and braces: whatever the `secret` flag says, PEM private keys are never serialised.
+pub fn looks_secret(content: &[u8]) -> bool {
+    content.windows(11).any(|w| w == b"PRIVATE KEY")
+}
+
+fn as_text<S: serde::Serializer>(content: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&String::from_utf8_lossy(content))
+}
+
+impl RemoteFile {
+    pub fn inline(path: &str, mode: u32, content: impl Into<Vec<u8>>) -> RemoteFile {
+        let content = content.into();
+        RemoteFile {
+            path: path.into(),
+            mode,
+            source: FileSource::Inline {
+                secret: looks_secret(&content),
+                content,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -97,18 +154,22 @@ impl Step {
                 });
                 h.update(script.as_bytes());
             }
-            StepAction::File {
-                path,
-                content,
-                mode,
-                on_change,
-            } => {
-                h.update(b"file\0");
-                h.update(path.as_bytes());
-                h.update(b"\0");
-                h.update(content.as_bytes());
-                h.update(mode.to_le_bytes());
+            StepAction::Files { files, on_change } => {
+                h.update(b"files\0");
+                for f in files {
+                    h.update(f.path.as_bytes());
+                    h.update(b"\0");
+                    h.update(f.mode.to_le_bytes());
+                    match &f.source {
+                        FileSource::Inline { content, .. } => h.update(Sha256::digest(content)),
+                        FileSource::Local { sha256, .. } => h.update(sha256.as_bytes()),
+                    }
+                }
                 h.update(on_change.as_deref().unwrap_or("").as_bytes());
+            }
+            StepAction::ClockSkew { max_skew_ms } => {
+                h.update(b"clock\0");
+                h.update(max_skew_ms.to_le_bytes());
             }
         }
         hex::encode(h.finalize())
@@ -129,6 +190,21 @@ impl Plan {
         for stage in &mut self.stages {
             stage.hosts.retain(|h| names.contains(&h.host));
         }
+    }
+
+    /// Keep only the named stages. Errors on a name the plan does not have.
+    pub fn retain_stages(&mut self, names: &[String]) -> Result<(), String> {
+        if let Some(unknown) = names
+            .iter()
+            .find(|n| !self.stages.iter().any(|s| &s.name == *n))
+        {
+            return Err(format!(
+                "no stage named {unknown:?}; stages are: {}",
+                self.stage_names().join(", ")
+            ));
+        }
+        self.stages.retain(|s| names.contains(&s.name));
+        Ok(())
     }
 
     /// Drop the stages before `stage`. Errors when no stage has that name.
@@ -193,6 +269,7 @@ mod tests {
         let stage = |name: &str| Stage {
             name: name.into(),
             description: String::new(),
+            units: vec![],
             hosts: ["a", "b"]
                 .iter()
                 .map(|h| HostSteps {

@@ -48,6 +48,7 @@ fn one_stage(hosts: &[String], steps: Vec<Step>) -> Plan {
         cluster: "lab".into(),
         stages: vec![Stage {
             name: "test".into(),
+            units: vec![],
             description: "engine test".into(),
             hosts: hosts
                 .iter()

@@ -5,47 +5,16 @@
 mod common;
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// A private cluster directory for this test: the lab's cluster file and known_hosts.
-fn cluster_copy(lab: &Path) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    for f in ["cluster.yaml", "known_hosts"] {
-        std::fs::copy(lab.join("cluster").join(f), dir.path().join(f)).unwrap();
-    }
-    let file = dir.path().join("cluster.yaml");
-    (dir, file)
-}
+use common::cli::{apply_json, cluster_copy, kubewiz};
 
-fn kubewiz(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kubewiz"));
-    c.args(args).env("NO_COLOR", "1");
-    c
-}
-
-fn apply_json(file: &Path) -> (i32, Vec<Value>) {
-    let out = kubewiz(&["apply", "-f", file.to_str().unwrap(), "--output", "json"])
-        .output()
-        .unwrap();
-    let events = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
-        .collect();
-    (out.status.code().unwrap_or(-1), events)
-}
-
+/// (host, step, status) of the prep steps.
 fn outcomes(events: &[Value]) -> Vec<(String, String, String)> {
-    events
-        .iter()
-        .filter(|e| e["event"] == "step_finished")
-        .map(|e| {
-            (
-                e["host"].as_str().unwrap().to_string(),
-                e["step"].as_str().unwrap().to_string(),
-                e["outcome"]["status"].as_str().unwrap().to_string(),
-            )
-        })
+    common::cli::outcomes(events)
+        .into_iter()
+        .filter_map(|(h, s, st)| s.strip_prefix("prep/").map(|s| (h, s.to_string(), st)))
         .collect()
 }
 
@@ -69,7 +38,7 @@ fn first_run_changes_second_run_is_unchanged() {
     let (_dir, file) = cluster_copy(&lab);
     unprep(&file);
 
-    let (code, events) = apply_json(&file);
+    let (code, events) = apply_json(&file, &["--only-stages", "prep"]);
     let first = outcomes(&events);
     assert_eq!(code, 0, "first run failed: {first:?}");
     let hosts = events[0]["stages"][0]["hosts"].as_array().unwrap().len();
@@ -81,7 +50,7 @@ fn first_run_changes_second_run_is_unchanged() {
             }
         }
     }
-    let (code, events) = apply_json(&file);
+    let (code, events) = apply_json(&file, &["--only-stages", "prep"]);
     assert_eq!(code, 0);
     let second = outcomes(&events);
     assert_eq!(second.len(), first.len());
@@ -112,6 +81,8 @@ fn interrupted_apply_resumes() {
     // Interrupt as soon as the first step has finished somewhere.
     let mut child = kubewiz(&[
         "apply",
+        "--only-stages",
+        "prep",
         "-f",
         file.to_str().unwrap(),
         "--output",
@@ -151,7 +122,7 @@ fn interrupted_apply_resumes() {
     let done_before = journal["steps"].as_object().unwrap().len();
     assert!(done_before >= 1);
 
-    let (code, events) = apply_json(&file);
+    let (code, events) = apply_json(&file, &["--only-stages", "prep"]);
     assert_eq!(code, 0);
     assert_eq!(events[0]["resumed"], true);
     let skipped = outcomes(&events)

@@ -87,7 +87,7 @@ async fn exec_timeout_stops_the_command_and_connection_stays_usable() {
     let start = Instant::now();
     let err = try_run(
         &conn,
-        ExecRequest::new("echo started; sleep 20").timeout(Duration::from_millis(800)),
+        ExecRequest::new("echo started; sleep 20.321").timeout(Duration::from_millis(800)),
     )
     .await
     .unwrap_err();
@@ -101,6 +101,36 @@ async fn exec_timeout_stops_the_command_and_connection_stays_usable() {
     }
     assert!(err.to_string().contains("lab1"));
     assert_eq!(sh(&conn, "echo still-here", false).await, "still-here");
+    // The timed-out command was stopped on the host, not just abandoned.
+    let left = run(&conn, ExecRequest::new("pgrep -f '^sleep 20[.]321$'")).await;
+    assert_eq!(
+        left.outcome.exit_status,
+        Some(1),
+        "still running: {:?}",
+        left.stdout
+    );
+}
+
+#[tokio::test]
+async fn exec_timeout_with_sudo_stops_the_root_command() {
+    let Some(lab) = lab() else { return };
+    let conn = lab.connect(1, "kube").await;
+    let err = try_run(
+        &conn,
+        ExecRequest::new("sleep 20.654")
+            .sudo(true)
+            .timeout(Duration::from_millis(800)),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, SshError::Timeout { .. }), "{err:?}");
+    let left = run(&conn, ExecRequest::new("pgrep -f '^sleep 20[.]654$'")).await;
+    assert_eq!(
+        left.outcome.exit_status,
+        Some(1),
+        "still running: {:?}",
+        left.stdout
+    );
 }
 
 #[tokio::test]
@@ -139,7 +169,7 @@ async fn exec_large_output_and_parallel_commands_on_one_connection() {
     }
     assert_eq!((count, last.as_str()), (200_000, "200000"));
 
-    let tasks: Vec<_> = (0..12)
+    let tasks: Vec<_> = (0..20)
         .map(|i| {
             let c = conn.clone();
             tokio::spawn(async move { sh(&c, &format!("sleep 0.3; echo {i}"), false).await })
@@ -307,6 +337,49 @@ async fn rsa_and_ecdsa_keys_work() {
         assert_eq!(out.as_deref(), Some("hi"));
         conn.close().await;
     }
+}
+
+#[tokio::test]
+async fn ssh_agent_identities_are_tried_in_turn() {
+    let Some(lab) = lab() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("agent.sock");
+    let mut agent = std::process::Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&sock)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start ssh-agent");
+    for _ in 0..50 {
+        if sock.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // An unauthorized key first, then the lab key: the agent's identities are tried in turn.
+    let stranger = keygen("ed25519", "");
+    for key in [stranger.path.clone(), lab.key()] {
+        let st = std::process::Command::new("ssh-add")
+            .arg("-q")
+            .arg(&key)
+            .env("SSH_AUTH_SOCK", &sock)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    std::env::set_var("SSH_AUTH_SOCK", &sock);
+    let mut target = lab.target(2, "kube");
+    target.auth = SshAuth::Agent;
+    let res = Connection::connect(target, lab.policy(), CONNECT_TIMEOUT).await;
+    let out = match &res {
+        Ok(c) => Some(sh(c, "whoami", false).await),
+        Err(_) => None,
+    };
+    let _ = agent.kill();
+    let _ = agent.wait();
+    res.unwrap();
+    assert_eq!(out.as_deref(), Some("kube"));
 }
 
 #[tokio::test]
@@ -509,6 +582,7 @@ async fn changed_host_key_is_a_hard_error() {
 #[tokio::test]
 async fn upload_100mb_verified_then_unchanged() {
     let Some(lab) = lab() else { return };
+    common::init_tracing();
     let conn = lab.connect(1, "kube").await;
     let dir = tempfile::tempdir().unwrap();
     let size = 100 * 1024 * 1024;
@@ -569,9 +643,9 @@ async fn upload_100mb_verified_then_unchanged() {
             ))
             .arg("-i")
             .arg(lab.key())
-            .arg(&file)
             .arg("-P")
             .arg(lab.port().to_string())
+            .arg(&file)
             .arg(format!(
                 "kube@{}:/tmp/kubewiz-test/upload/scp.bin",
                 lab.address(1)
@@ -582,7 +656,7 @@ async fn upload_100mb_verified_then_unchanged() {
         let scp = start.elapsed().as_secs_f64();
         println!("scp: 100 MiB in {scp:.2} s = {:.1} MiB/s", 100.0 / scp);
     }
-    sh(&conn, "rm -rf /tmp/kubewiz-test/upload", false).await;
+    sh(&conn, "rm -rf /tmp/kubewiz-test/upload; rmdir /tmp/kubewiz-test /etc/kubewiz-test 2>/dev/null; true", false).await;
 }
 
 #[tokio::test]
@@ -635,7 +709,7 @@ async fn upload_exec_fallback_without_and_with_sudo() {
     assert!(!conn.upload_with(&req, force).await.unwrap().changed);
     sh(
         &conn,
-        "rm -rf /tmp/kubewiz-test/fallback /etc/kubewiz-test/fallback",
+        "rm -rf /tmp/kubewiz-test/fallback /etc/kubewiz-test/fallback; rmdir /tmp/kubewiz-test /etc/kubewiz-test 2>/dev/null; true",
         true,
     )
     .await;
@@ -684,7 +758,7 @@ async fn upload_with_sudo_applies_mode_and_owner() {
     req.remote_path = "/etc/kubewiz-test-denied/x".into();
     let err = conn.upload(&req).await.unwrap_err();
     assert!(matches!(err, SshError::Upload { .. }), "{err:?}");
-    sh(&conn, "rm -rf /etc/kubewiz-test/owned", true).await;
+    sh(&conn, "rm -rf /etc/kubewiz-test/owned; rmdir /tmp/kubewiz-test /etc/kubewiz-test 2>/dev/null; true", true).await;
 }
 
 #[tokio::test]
@@ -711,7 +785,12 @@ async fn upload_as_ops_with_sudo_password() {
         "ops was here\n600 root"
     );
     assert!(!conn.upload(&req).await.unwrap().changed);
-    sh(&conn, "rm -rf /etc/kubewiz-test/ops", true).await;
+    sh(
+        &conn,
+        "rm -rf /etc/kubewiz-test/ops; rmdir /tmp/kubewiz-test /etc/kubewiz-test 2>/dev/null; true",
+        true,
+    )
+    .await;
 }
 
 // ---------------------------------------------------------------- connection drops
@@ -728,6 +807,7 @@ async fn connection_killed_mid_command_then_reconnects() {
         let script = format!(
             r#"for _ in $(seq 1 50); do p=$(pgrep -f '^{marker}$' | head -n1); [ -n "$p" ] && break; sleep 0.1; done
 [ -n "$p" ] || {{ echo "no sleep found" >&2; exit 1; }}
+echo "sleep $p"
 while [ -n "$p" ] && [ "$p" -gt 1 ]; do
   c=$(cat /proc/$p/comm)
   case "$c" in sshd|sshd-session|sshd-auth) kill -9 "$p"; echo "killed $p $c"; exit 0;; esac
@@ -756,7 +836,10 @@ echo "no sshd ancestor" >&2; exit 1"#
     assert!(err.to_string().contains("unknown"), "{err}");
     // The next exec on A reconnects.
     assert_eq!(sh(&a, "echo back", false).await, "back");
-    sh(&b, &format!("pkill -f '^{marker}$' || true"), false).await;
+    // The orphaned sleep: stop it by its pid.
+    if let Some(pid) = killed.lines().find_map(|l| l.strip_prefix("sleep ")) {
+        sh(&b, &format!("kill {pid} 2>/dev/null || true"), false).await;
+    }
 }
 
 #[tokio::test]

@@ -5,7 +5,8 @@
 //!   kubewiz_bench plan    --cluster F --hosts N [--steps 20] [--runs 5]
 //!       one Stage, `--steps` tiny scripts per host, through kubewiz::engine::run.
 //!   kubewiz_bench upload  --cluster F --hosts N --file P --remote R [--runs 5]
-//!       Connection::upload of P to R on N hosts in parallel (R removed before every run).
+//!       Connection::upload of P to R on N hosts in parallel (R removed before every run);
+//!       `--force-exec 1` sends through the `cat > tmp` fallback instead of SFTP.
 //!   kubewiz_bench connect --cluster F --hosts N [--runs 5]
 //!       where the time of `exec true` goes with kubewiz's own pool: connect (TCP + kex + auth)
 //!       of every host in parallel, then the exec on the already open connections.
@@ -125,6 +126,7 @@ fn plan_of(lab: &Lab, steps: impl Fn() -> Vec<Step>) -> Plan {
         cluster: lab.name.clone(),
         stages: vec![Stage {
             name: "bench".into(),
+            units: vec![],
             description: "benchmark".into(),
             hosts: lab
                 .hosts
@@ -202,6 +204,8 @@ async fn mode_upload(args: &Args) -> Result<()> {
     let runs = args.num("runs", 5)?;
     let file = PathBuf::from(args.get("file")?);
     let remote = args.get("remote")?.to_string();
+    // --force-exec 1: the `cat > tmp` fallback instead of SFTP (diagnostics).
+    let force_exec = args.num("force-exec", 0)? != 0;
     let bytes = std::fs::metadata(&file)
         .with_context(|| format!("{}", file.display()))?
         .len();
@@ -239,10 +243,13 @@ async fn mode_upload(args: &Args) -> Result<()> {
                 let t = Instant::now();
                 let conn = pool.connection(&name).await.map_err(|e| anyhow!("{e}"))?;
                 let connected = t.elapsed().as_secs_f64();
-                let up = conn
-                    .upload(&req)
-                    .await
-                    .map_err(|e| anyhow!("{name}: {e}"))?;
+                let up = if force_exec {
+                    let opts = kubewiz::ssh::UploadOptions { force_exec: true };
+                    conn.upload_with(&req, opts).await
+                } else {
+                    conn.upload(&req).await
+                }
+                .map_err(|e| anyhow!("{name}: {e}"))?;
                 if !up.changed {
                     bail!("{name}: upload reported no change although the file had been removed");
                 }
@@ -256,7 +263,7 @@ async fn mode_upload(args: &Args) -> Result<()> {
         let secs = t0.elapsed().as_secs_f64();
         let connect_max = per_host.iter().map(|x| x.0).fold(0.0, f64::max);
         emit(
-            json!({"bench": "upload", "tool": "kubewiz", "hosts": lab.hosts.len(), "bytes": bytes,
+            json!({"bench": "upload", "tool": "kubewiz", "force_exec": force_exec, "hosts": lab.hosts.len(), "bytes": bytes,
                     "run": run, "seconds": secs, "connect_max_seconds": connect_max,
                     "per_host_seconds": per_host.iter().map(|x| x.1).collect::<Vec<_>>()}),
         );
@@ -390,21 +397,41 @@ async fn raw_session(
         bail!("{}: public key rejected", host.name);
     }
     p.auth = t.elapsed().as_secs_f64();
-    let mut ch = handle.channel_open_session().await?;
+    let ch = handle.channel_open_session().await?;
     p.channel = t.elapsed().as_secs_f64();
     ch.exec(true, command).await?;
-    if let Some(path) = stdin_file {
-        let f = tokio::fs::File::open(path).await?;
-        ch.data(tokio::io::BufReader::with_capacity(1 << 20, f))
-            .await?;
-    }
-    ch.eof().await?;
-    let mut status = None;
-    while let Some(msg) = ch.wait().await {
-        if let russh::ChannelMsg::ExitStatus { exit_status } = msg {
-            status = Some(exit_status);
+    // Read the channel's messages while writing: russh queues them per channel, and a full
+    // queue stalls the connection (and so the writer).
+    let (mut rx, tx) = ch.split();
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let reader = tokio::spawn(async move {
+        let mut started = Some(started_tx);
+        let mut status = None;
+        while let Some(msg) = rx.wait().await {
+            match msg {
+                russh::ChannelMsg::Success => {
+                    if let Some(s) = started.take() {
+                        let _ = s.send(());
+                    }
+                }
+                russh::ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
+                _ => {}
+            }
         }
+        status
+    });
+    if let Some(path) = stdin_file {
+        // Only once the server has started the command (the exec request's reply).
+        started_rx
+            .await
+            .map_err(|_| anyhow!("{}: the exec request was refused", host.name))?;
+        let f = tokio::fs::File::open(path).await?;
+        let mut w = tx.make_writer();
+        tokio::io::copy(&mut tokio::io::BufReader::with_capacity(1 << 20, f), &mut w).await?;
+        tokio::io::AsyncWriteExt::shutdown(&mut w).await?;
     }
+    tx.eof().await?;
+    let status = reader.await?;
     if status != Some(0) {
         bail!("{}: {command:?} exited with {status:?}", host.name);
     }

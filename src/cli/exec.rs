@@ -1,6 +1,6 @@
 //! `kubewiz exec`: one ad-hoc command on many hosts, live output, a summary of exit codes.
 
-use super::run::{run_plan, Run};
+use super::run::{ctrl_c, pool, run_plan, Run};
 use super::{ConnectArgs, FileArg};
 use crate::cluster_dir::ClusterDir;
 use crate::config::{self, Role};
@@ -73,6 +73,7 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
         cluster: loaded.spec.name.clone(),
         stages: vec![Stage {
             name: "exec".into(),
+            units: vec![],
             description: "ad-hoc command".into(),
             hosts: hosts
                 .iter()
@@ -95,10 +96,11 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
         }],
     };
     let dir = ClusterDir::of_cluster_file(&args.file.file);
+    let log = crate::logging::init(&dir.logs(), "exec")?;
+    let pool = pool(&hosts, &dir, &args.connect)?;
     let summary = run_plan(Run {
         plan: &plan,
-        hosts: &hosts,
-        dir: &dir,
+        pool: pool.clone(),
         connect: &args.connect,
         options: RunOptions {
             parallel: args.connect.parallel,
@@ -106,9 +108,11 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
             rerun_stages: vec![],
         },
         show_step: false,
-        log_name: "exec",
+        cancel: ctrl_c(),
     })
     .await?;
+    pool.close_all().await;
+    eprintln!("kubewiz: log in {}", log.file.display());
 
     if args.connect.output == Format::Plain {
         let width = hosts.iter().map(|h| h.name.len()).max().unwrap_or(4).max(4);

@@ -1,6 +1,7 @@
 //! Command line (clap). Every command is a thin front end over config → plan → engine → events.
 
 mod apply;
+mod diagnose;
 mod exec;
 mod plan_cmd;
 mod run;
@@ -37,6 +38,8 @@ enum Command {
     Apply(apply::ApplyArgs),
     /// Run one command on many hosts, output streamed live and prefixed by host.
     Exec(exec::ExecArgs),
+    /// On a live cluster: check a stage's health per host and name the known failure behind it.
+    Diagnose(diagnose::DiagnoseArgs),
 }
 
 #[derive(Debug, Args)]
@@ -66,11 +69,7 @@ pub struct ConnectArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let Some(command) = cli.command else {
-        eprintln!(
-            "The interactive wizard is not built yet. Use the headless commands:\n  \
-             kubewiz validate -f cluster.yaml\n  kubewiz plan -f cluster.yaml\n  kubewiz apply -f cluster.yaml\n\
-             (kubewiz --help lists them all)"
-        );
+        eprintln!("The interactive wizard is not built yet: use validate, plan, apply (kubewiz --help)");
         return ExitCode::from(2);
     };
     let result = match command {
@@ -78,6 +77,7 @@ pub fn main() -> ExitCode {
         Command::Plan(a) => plan_cmd::run(&a),
         Command::Apply(a) => runtime().block_on(apply::run(a)),
         Command::Exec(a) => runtime().block_on(exec::run(a)),
+        Command::Diagnose(a) => runtime().block_on(diagnose::run(a)),
     };
     match result {
         Ok(code) => code,

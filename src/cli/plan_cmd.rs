@@ -1,7 +1,7 @@
 //! `kubewiz plan`: the dry run. Prints every step and every file it writes, per host.
 
 use super::FileArg;
-use crate::plan::{Plan, StepAction};
+use crate::plan::{FileSource, Plan, StepAction};
 use crate::{config, stages};
 use anyhow::Result;
 use clap::Args;
@@ -27,7 +27,8 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    let plan = stages::build_plan(&loaded.spec)?;
+    let dir = crate::cluster_dir::ClusterDir::of_cluster_file(&args.file.file);
+    let plan = stages::build_plan(&loaded.spec, &dir, &stages::PlanOptions::default())?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {
@@ -57,9 +58,11 @@ pub fn render(plan: &Plan, show_scripts: bool) -> String {
                     stage.name, step.name, step.description
                 );
                 let mut writes = step.writes.clone();
-                if let StepAction::File { path, .. } = &step.action {
-                    if !writes.contains(path) {
-                        writes.push(path.clone());
+                if let StepAction::Files { files, .. } = &step.action {
+                    for f in files {
+                        if !writes.contains(&f.path) {
+                            writes.push(f.path.clone());
+                        }
                     }
                 }
                 for w in writes {
@@ -68,7 +71,34 @@ pub fn render(plan: &Plan, show_scripts: bool) -> String {
                 if show_scripts {
                     let body = match &step.action {
                         StepAction::Script { script, .. } => script.clone(),
-                        StepAction::File { content, .. } => content.clone(),
+                        StepAction::ClockSkew { max_skew_ms } => {
+                            format!("compare `date +%s.%N` with this machine's clock (max {max_skew_ms} ms)")
+                        }
+                        StepAction::Files { files, on_change } => files
+                            .iter()
+                            .map(|f| match &f.source {
+                                FileSource::Inline { content, secret } if !*secret => format!(
+                                    "{} (mode {:o}):\n{}",
+                                    f.path,
+                                    f.mode,
+                                    String::from_utf8_lossy(content)
+                                ),
+                                FileSource::Inline { .. } => {
+                                    format!(
+                                        "{} (mode {:o}): <private key, not shown>",
+                                        f.path, f.mode
+                                    )
+                                }
+                                FileSource::Local { path, sha256 } => format!(
+                                    "{} (mode {:o}): from {} (sha256 {sha256})",
+                                    f.path,
+                                    f.mode,
+                                    path.display()
+                                ),
+                            })
+                            .chain(on_change.iter().map(|c| format!("then, if changed:\n{c}")))
+                            .collect::<Vec<_>>()
+                            .join("\n"),
                     };
                     for line in body.lines() {
                         let _ = writeln!(out, "{:>8}| {line}", "");

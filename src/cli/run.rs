@@ -1,4 +1,4 @@
-//! Shared by apply and exec: run a plan with a printer, Ctrl-C handling and a log file.
+//! Shared by apply, exec and diagnose: connections, a printer, Ctrl-C handling.
 
 use super::ConnectArgs;
 use crate::cluster_dir::ClusterDir;
@@ -10,28 +10,23 @@ use anyhow::Result;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub struct Run<'a> {
-    pub plan: &'a Plan,
-    pub hosts: &'a [ResolvedHost],
-    pub dir: &'a ClusterDir,
-    pub connect: &'a ConnectArgs,
-    pub options: RunOptions,
-    /// `exec` prints `host | line`, `apply` `host stage/step | line`.
-    pub show_step: bool,
-    pub log_name: &'a str,
-}
-
-pub async fn run_plan(r: Run<'_>) -> Result<RunSummary> {
-    let log = crate::logging::init(&r.dir.logs(), r.log_name)?;
-    tracing::info!(cluster = %r.plan.cluster, steps = r.plan.total_steps(), "run starts");
-    let targets = super::targets::ssh_targets(r.hosts)?;
-    let policy = super::targets::host_key_policy(r.dir, r.connect.accept_new_host_keys);
-    let pool = Arc::new(HostPool::new(
+/// One connection pool for the whole command: fixes and retries reuse the connections.
+pub fn pool(
+    hosts: &[ResolvedHost],
+    dir: &ClusterDir,
+    connect: &ConnectArgs,
+) -> Result<Arc<HostPool>> {
+    let targets = super::targets::ssh_targets(hosts)?;
+    let policy = super::targets::host_key_policy(dir, connect.accept_new_host_keys);
+    Ok(Arc::new(HostPool::new(
         targets,
         policy,
-        Duration::from_secs(r.connect.connect_timeout),
-    ));
+        Duration::from_secs(connect.connect_timeout),
+    )))
+}
 
+/// A token cancelled by the first Ctrl-C; the second one quits at once.
+pub fn ctrl_c() -> CancellationToken {
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
     tokio::spawn(async move {
@@ -43,19 +38,31 @@ pub async fn run_plan(r: Run<'_>) -> Result<RunSummary> {
             }
         }
     });
+    cancel
+}
 
+pub struct Run<'a> {
+    pub plan: &'a Plan,
+    pub pool: Arc<HostPool>,
+    pub connect: &'a ConnectArgs,
+    pub options: RunOptions,
+    /// `exec` prints `host | line`, `apply` `host stage/step | line`.
+    pub show_step: bool,
+    pub cancel: CancellationToken,
+}
+
+pub async fn run_plan(r: Run<'_>) -> Result<RunSummary> {
+    tracing::info!(cluster = %r.plan.cluster, steps = r.plan.total_steps(), "run starts");
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let printer = tokio::spawn(output::print_events(
         rx,
         r.connect.output,
         PlainPrinter::new(super::use_color(), r.show_step),
     ));
-    let result = engine::run(r.plan, pool.clone(), r.options, tx, cancel).await;
-    pool.close_all().await;
+    let result = engine::run(r.plan, r.pool, r.options, tx, r.cancel).await;
     let _ = printer.await;
     if let Ok(s) = &result {
         tracing::info!(ok = s.ok, interrupted = s.interrupted, "run ends");
     }
-    eprintln!("kubewiz: log in {}", log.file.display());
     result
 }

@@ -23,6 +23,12 @@ pub struct ClusterSpec {
     pub versions: Versions,
     #[serde(default)]
     pub binaries: BinariesSpec,
+    /// The API server's address and certificate names. Default: the first master, port 6443.
+    #[serde(default, skip_serializing_if = "ApiServerSpec::is_empty")]
+    pub apiserver: ApiServerSpec,
+    /// How the certificates are made. Default: RSA-2048 keys.
+    #[serde(default, skip_serializing_if = "PkiSpec::is_default")]
+    pub pki: PkiSpec,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -225,4 +231,64 @@ pub enum BinariesSpec {
     /// The binaries are already on the hosts' PATH.
     #[default]
     Installed,
+}
+
+/// The API server as clients reach it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ApiServerSpec {
+    /// A virtual IP in front of the masters (keepalived, a load balancer). Kubeconfigs point at
+    /// it, and it is in the API server certificate. Default: none (the first master's address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vip: Option<String>,
+    /// More names and addresses for the API server certificate (IP addresses or DNS names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_sans: Vec<String>,
+    /// Secure port of kube-apiserver. Default: 6443.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+}
+
+impl ApiServerSpec {
+    pub const DEFAULT_PORT: u16 = 6443;
+
+    pub fn is_empty(&self) -> bool {
+        self == &ApiServerSpec::default()
+    }
+
+    /// `port`, else 6443.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(Self::DEFAULT_PORT)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PkiSpec {
+    /// Key type of every key kubewiz generates. An existing CA keeps its own key type.
+    #[serde(default)]
+    pub key_algorithm: KeyAlgorithm,
+}
+
+impl PkiSpec {
+    pub fn is_default(&self) -> bool {
+        self == &PkiSpec::default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyAlgorithm {
+    /// RSA-2048, signatures with SHA-256 (kubeadm's default).
+    #[default]
+    Rsa,
+    /// ECDSA on P-256, signatures with SHA-256: much faster to generate, smaller.
+    Ecdsa,
+}
+
+impl KeyAlgorithm {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyAlgorithm::Rsa => "rsa",
+            KeyAlgorithm::Ecdsa => "ecdsa",
+        }
+    }
 }

@@ -218,6 +218,28 @@ const BINARIES: Kind = Kind::Tagged {
     ],
 };
 
+const APISERVER: Kind = Kind::Map(&[
+    field("vip", &Kind::Str, Optional),
+    field(
+        "extra_sans",
+        &Kind::List {
+            item: &Kind::Str,
+            what: "a list of IP addresses and DNS names, e.g. [k8s.example.internal]",
+        },
+        Defaulted,
+    ),
+    field("port", &Kind::Port, Optional),
+]);
+
+const PKI: Kind = Kind::Map(&[field(
+    "key_algorithm",
+    &Kind::Enum {
+        noun: "key algorithm",
+        values: &["rsa", "ecdsa"],
+    },
+    Defaulted,
+)]);
+
 const ROOT: Kind = Kind::Map(&[
     field("name", &Kind::Str, Required),
     field("defaults", &DEFAULTS, Defaulted),
@@ -241,6 +263,8 @@ const ROOT: Kind = Kind::Map(&[
     ),
     field("versions", &VERSIONS, Defaulted),
     field("binaries", &BINARIES, Defaulted),
+    field("apiserver", &APISERVER, Defaulted),
+    field("pki", &PKI, Defaulted),
 ]);
 
 // ---------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ pub fn validate(spec: &ClusterSpec) -> Vec<Finding> {
     check_cni(spec, &addresses, &mut out);
     check_versions(&spec.versions, &mut out);
     check_binaries(&spec.binaries, &mut out);
+    check_apiserver(spec, &addresses, &mut out);
     out
 }
 
@@ -619,6 +620,191 @@ fn check_binaries(b: &BinariesSpec, out: &mut Vec<Finding>) {
         }
         BinariesSpec::Installed => {}
     }
+}
+
+/// `apiserver`: the VIP, the extra certificate names, the port.
+fn check_apiserver(spec: &ClusterSpec, hosts: &[HostAddr], out: &mut Vec<Finding>) {
+    let a = &spec.apiserver;
+    let pod = parse_cidr(&spec.network.pod_cidr).ok();
+    let svc = parse_cidr(&spec.network.service_cidr).ok();
+    let is_master = |h: &HostAddr| spec.hosts[h.index].roles.contains(&Role::Master);
+    let mut vip_ip = None;
+    if let Some(vip) = &a.vip {
+        match vip.parse::<IpAddr>() {
+            Err(_) => out.push(Finding::error(
+                "apiserver.vip",
+                format!(
+                    "{vip:?} is not an IP address; the VIP is the address in front of the masters (put DNS names in apiserver.extra_sans)"
+                ),
+            )),
+            Ok(ip) => {
+                vip_ip = Some(ip);
+                if let Some(why) = unusable_address(&ip) {
+                    out.push(Finding::error("apiserver.vip", why));
+                } else if let Some(h) = hosts.iter().find(|h| h.ip == ip) {
+                    if is_master(h) {
+                        out.push(Finding::warning(
+                            "apiserver.vip",
+                            format!(
+                                "vip {ip} is the address of hosts[{}] ({}), a master: every client will reach that one master only; use a free address that keepalived or a load balancer moves between the masters, or leave vip out",
+                                h.index, h.name
+                            ),
+                        ));
+                    } else {
+                        out.push(Finding::error(
+                            "apiserver.vip",
+                            format!(
+                                "vip {ip} is the address of hosts[{}] ({}), which is not a master: no API server listens there; use a free address in front of the masters",
+                                h.index, h.name
+                            ),
+                        ));
+                    }
+                } else if let Some(first) = hosts.first().filter(|h| h.ip.is_ipv4() != ip.is_ipv4()) {
+                    out.push(Finding::error(
+                        "apiserver.vip",
+                        format!(
+                            "vip {ip} is {}, but the hosts are {} ({}); use an address of the hosts' family",
+                            family(&ip),
+                            family(&first.ip),
+                            first.describe()
+                        ),
+                    ));
+                } else {
+                    for (field, net) in [("pod_cidr", pod), ("service_cidr", svc)] {
+                        if let Some(net) = net.filter(|n| n.contains(&ip)) {
+                            out.push(Finding::error(
+                                "apiserver.vip",
+                                format!(
+                                    "vip {ip} is inside {field} {net}; use an address of the hosts' network"
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // Names the API server certificate has anyway, for the duplicate warnings.
+    let mut automatic: Vec<(String, String)> = vec![
+        ("127.0.0.1".into(), "always in the certificate".into()),
+        ("kubernetes".into(), "always in the certificate".into()),
+        (
+            "kubernetes.default".into(),
+            "always in the certificate".into(),
+        ),
+        (
+            "kubernetes.default.svc".into(),
+            "always in the certificate".into(),
+        ),
+        (
+            format!("kubernetes.default.svc.{}", spec.network.dns_domain),
+            "always in the certificate".into(),
+        ),
+    ];
+    if let Some(ip) = svc.and_then(|n| nth_address(&n, 1)) {
+        automatic.push((ip.to_string(), "the kubernetes service address".into()));
+    }
+    if let Some(ip) = vip_ip {
+        automatic.push((ip.to_string(), "apiserver.vip".into()));
+    }
+    for h in hosts.iter().filter(|h| is_master(h)) {
+        automatic.push((
+            h.ip.to_string(),
+            format!("the address of master {}", h.name),
+        ));
+    }
+    for (k, san) in a.extra_sans.iter().enumerate() {
+        let at = format!("apiserver.extra_sans[{k}]");
+        let canonical = match san.parse::<IpAddr>() {
+            Ok(ip) if ip.is_unspecified() || ip.is_multicast() => {
+                out.push(Finding::error(
+                    at,
+                    format!("{ip} is not an address a client can reach the API server at"),
+                ));
+                continue;
+            }
+            Ok(ip) => ip.to_string(),
+            Err(_) => match san_dns_problem(san) {
+                Some(why) => {
+                    out.push(Finding::error(at, why));
+                    continue;
+                }
+                None => san.clone(),
+            },
+        };
+        if let Some((_, why)) = automatic.iter().find(|(name, _)| *name == canonical) {
+            out.push(Finding::warning(
+                at,
+                format!("{san} is already in the API server certificate ({why}); remove it here"),
+            ));
+        } else if let Some(first) = a.extra_sans[..k].iter().position(|s| {
+            s.parse::<IpAddr>()
+                .map(|ip| ip.to_string())
+                .unwrap_or_else(|_| s.clone())
+                == canonical
+        }) {
+            out.push(Finding::warning(
+                at,
+                format!("{san} is listed twice (also apiserver.extra_sans[{first}])"),
+            ));
+        }
+    }
+
+    if let Some(port) = a.port {
+        let masters: Vec<&HostAddr> = hosts.iter().filter(|h| is_master(h)).collect();
+        let any_master = |role| {
+            masters
+                .iter()
+                .any(|h| spec.hosts[h.index].roles.contains(&role))
+        };
+        let taken = match port {
+            0 => Some("port 0 is not a valid port; use 6443 (the default)".to_string()),
+            2379 | 2380 if any_master(Role::Etcd) => Some(format!(
+                "port {port} is etcd's, and a master here runs etcd too; use 6443 (the default)"
+            )),
+            10250 if any_master(Role::Node) => Some(format!(
+                "port {port} is the kubelet's, and a master here runs a kubelet too; use 6443 (the default)"
+            )),
+            10257 | 10259 => Some(format!(
+                "port {port} is the {}'s, which runs on every master; use 6443 (the default)",
+                if port == 10257 { "controller manager" } else { "scheduler" }
+            )),
+            _ => None,
+        };
+        if let Some(why) = taken {
+            out.push(Finding::error("apiserver.port", why));
+        }
+    }
+}
+
+/// A DNS name for a certificate: an RFC 1123 subdomain, optionally with a leading `*.`.
+fn san_dns_problem(san: &str) -> Option<String> {
+    if san.is_empty() {
+        return Some("the name is empty; give an IP address or a DNS name".into());
+    }
+    let name = san.strip_prefix("*.").unwrap_or(san);
+    if name
+        .rsplit('.')
+        .next()
+        .is_some_and(|last| !last.is_empty() && last.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Some(format!(
+            "{san:?} is not a valid IP address, and a DNS name cannot end in a number"
+        ));
+    }
+    let why = check_subdomain(name).err()?;
+    let hint = if san.chars().any(|c| c == ':' || c == '/') {
+        "; give a bare IP address or DNS name, without scheme, port or path".to_string()
+    } else {
+        match lowercase_fix(name, check_subdomain) {
+            Some(fix) => format!("; use {:?}", san.replace(name, &fix)),
+            None => String::new(),
+        }
+    };
+    Some(format!(
+        "{san:?} is neither an IP address nor a valid DNS name: it {why}{hint}"
+    ))
 }
 
 fn mirror_url_problem(url: &str) -> Option<String> {

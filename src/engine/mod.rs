@@ -1,11 +1,12 @@
 //! Runs a plan: stages in order; inside a stage every host runs its steps in order, hosts in
 //! parallel (bounded). Everything it does goes out as events; it knows nothing of terminals.
 
+pub mod evidence;
 pub mod hosts;
 pub mod journal;
 pub mod step_exec;
 
-use crate::events::{Counts, Event, OutputStream, StageSummary, StepOutcome};
+use crate::events::{Counts, Diagnosis, Event, OutputStream, StageSummary, StepOutcome};
 use crate::plan::{HostSteps, Plan, Stage};
 use anyhow::Result;
 pub use hosts::HostPool;
@@ -44,6 +45,8 @@ pub struct RunSummary {
     pub counts: Counts,
     /// Every step's outcome, in the order they finished: (stage, step, host, outcome).
     pub outcomes: Vec<(String, String, String, StepOutcome)>,
+    /// What the failure catalog made of each failed step: (stage, step, host, diagnosis).
+    pub diagnoses: Vec<(String, String, String, Diagnosis)>,
 }
 
 type Sender = UnboundedSender<Event>;
@@ -106,6 +109,7 @@ pub async fn run(
         interrupted: false,
         counts: Counts::default(),
         outcomes: vec![],
+        diagnoses: vec![],
     };
     for stage in &plan.stages {
         if cancel.is_cancelled() {
@@ -122,6 +126,7 @@ pub async fn run(
         for host_steps in &stage.hosts {
             let ctx = HostRun {
                 stage: stage.name.clone(),
+                units: stage.units.clone(),
                 steps: host_steps.clone(),
                 pool: pool.clone(),
                 tx: tx.clone(),
@@ -137,7 +142,11 @@ pub async fn run(
         let mut counts = Counts::default();
         while let Some(joined) = tasks.join_next().await {
             let host_result = joined.expect("a host task panicked");
-            for (step, host, outcome) in host_result? {
+            let (results, diagnoses) = host_result?;
+            for (step, host, d) in diagnoses {
+                summary.diagnoses.push((stage.name.clone(), step, host, d));
+            }
+            for (step, host, outcome) in results {
                 counts.add(&outcome);
                 summary
                     .outcomes
@@ -205,9 +214,17 @@ fn stage_keys(stage: &Stage) -> Vec<String> {
         .collect()
 }
 
+/// A host's step outcomes and diagnoses: (step, host, …).
+type HostResults = (
+    Vec<(String, String, StepOutcome)>,
+    Vec<(String, String, Diagnosis)>,
+);
+
 /// One host's share of one stage.
 struct HostRun {
     stage: String,
+    /// systemd units whose journal explains a failure of this stage.
+    units: Vec<String>,
     steps: HostSteps,
     pool: Arc<HostPool>,
     tx: Sender,
@@ -216,9 +233,10 @@ struct HostRun {
 }
 
 impl HostRun {
-    async fn run(self) -> Result<Vec<(String, String, StepOutcome)>> {
+    async fn run(self) -> Result<HostResults> {
         let host = self.steps.host.clone();
         let mut results = vec![];
+        let mut diagnoses = vec![];
         let mut failed = false;
         for step in &self.steps.steps {
             let key = journal::key(&self.stage, &step.name, &host);
@@ -286,8 +304,12 @@ impl HostRun {
                     _ = self.cancel.cancelled() => {}
                 }
             };
-            if outcome.is_failure() {
+            if let StepOutcome::Failed { last_lines, .. } = &outcome {
                 failed = true;
+                if !self.cancel.is_cancelled() {
+                    let d = self.explain(&step.name, last_lines).await;
+                    diagnoses.push((step.name.clone(), host.clone(), d));
+                }
             } else if let Some(j) = &self.journal {
                 j.lock()
                     .expect("journal lock")
@@ -296,7 +318,7 @@ impl HostRun {
             self.finished(&step.name, outcome.clone(), started.elapsed(), attempt);
             results.push((step.name.clone(), host.clone(), outcome));
         }
-        Ok(results)
+        Ok((results, diagnoses))
     }
 
     async fn attempt(&self, step: &crate::plan::Step) -> step_exec::Attempt {
@@ -331,6 +353,24 @@ impl HostRun {
             )
         };
         step_exec::run_attempt(&conn, step, &mut emit).await
+    }
+
+    /// Gather evidence on the host and emit what the failure catalog makes of it.
+    async fn explain(&self, step: &str, last_lines: &[String]) -> Diagnosis {
+        let conn = self.pool.connection(&self.steps.host).await.ok();
+        let diagnosis =
+            evidence::diagnose(conn.as_ref(), &self.stage, &self.units, last_lines).await;
+        tracing::info!(stage = %self.stage, step, host = %self.steps.host, id = ?diagnosis.id, "diagnosis");
+        send(
+            &self.tx,
+            Event::Diagnosis {
+                stage: self.stage.clone(),
+                step: step.to_string(),
+                host: self.steps.host.clone(),
+                diagnosis: diagnosis.clone(),
+            },
+        );
+        diagnosis
     }
 
     fn finished(&self, step: &str, outcome: StepOutcome, took: Duration, attempt: u32) {

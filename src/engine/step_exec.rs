@@ -1,7 +1,7 @@
 //! Runs one attempt of one step on one host and turns what happened into a StepOutcome.
 
 use crate::events::{OutputStream, StepOutcome};
-use crate::plan::{Step, StepAction};
+use crate::plan::{FileSource, Step, StepAction};
 use crate::ssh::{Connection, ExecRequest, OutputLine, Stream, UploadRequest, UploadSource};
 use std::collections::VecDeque;
 
@@ -27,48 +27,59 @@ pub async fn run_attempt(conn: &Connection, step: &Step, emit: &mut Emit<'_>) ->
             script,
             reports_result,
         } => run_script(conn, step, script, *reports_result, sudo, emit).await,
-        StepAction::File {
-            path,
-            content,
-            mode,
-            on_change,
-        } => {
-            let req = UploadRequest {
-                source: UploadSource::Bytes(content.clone().into_bytes()),
-                remote_path: path.clone(),
-                mode: *mode,
-                owner: None,
-                sudo,
-            };
-            match conn.upload(&req).await {
-                Ok(up) if !up.changed => Attempt {
+        StepAction::ClockSkew { max_skew_ms } => clock_skew(conn, *max_skew_ms, emit).await,
+        StepAction::Files { files, on_change } => {
+            let mut changed = false;
+            for f in files {
+                let source = match &f.source {
+                    FileSource::Inline { content, .. } => UploadSource::Bytes(content.clone()),
+                    FileSource::Local { path, .. } => UploadSource::File(path.clone()),
+                };
+                let req = UploadRequest {
+                    source,
+                    remote_path: f.path.clone(),
+                    mode: f.mode,
+                    owner: None,
+                    sudo,
+                };
+                match conn.upload(&req).await {
+                    Ok(up) => {
+                        if up.changed {
+                            emit(OutputStream::Stdout, format!("wrote {}", f.path));
+                            changed = true;
+                        }
+                    }
+                    Err(e) => {
+                        return Attempt {
+                            retryable: e.is_retryable(),
+                            outcome: StepOutcome::Failed {
+                                exit_status: None,
+                                message: format!("{}: {e}", f.path),
+                                last_lines: vec![],
+                            },
+                        }
+                    }
+                }
+            }
+            match (changed, on_change) {
+                (false, _) => Attempt {
                     outcome: StepOutcome::Unchanged,
                     retryable: false,
                 },
-                Ok(_) => match on_change {
-                    None => Attempt {
-                        outcome: StepOutcome::Changed,
-                        retryable: false,
-                    },
-                    Some(script) => {
-                        let then = run_script(conn, step, script, false, sudo, emit).await;
-                        match then.outcome {
-                            StepOutcome::Done => Attempt {
-                                outcome: StepOutcome::Changed,
-                                retryable: false,
-                            },
-                            _ => then,
-                        }
+                (true, None) => Attempt {
+                    outcome: StepOutcome::Changed,
+                    retryable: false,
+                },
+                (true, Some(script)) => {
+                    let then = run_script(conn, step, script, false, sudo, emit).await;
+                    match then.outcome {
+                        StepOutcome::Done => Attempt {
+                            outcome: StepOutcome::Changed,
+                            retryable: false,
+                        },
+                        _ => then,
                     }
-                },
-                Err(e) => Attempt {
-                    retryable: e.is_retryable(),
-                    outcome: StepOutcome::Failed {
-                        exit_status: None,
-                        message: e.to_string(),
-                        last_lines: vec![],
-                    },
-                },
+                }
             }
         }
     }
@@ -139,6 +150,66 @@ async fn run_script(
                 last_lines,
             },
         },
+    }
+}
+
+/// This host's clock minus ours, measured against the midpoint of the round trip.
+async fn clock_skew(conn: &Connection, max_skew_ms: u64, emit: &mut Emit<'_>) -> Attempt {
+    let req = ExecRequest {
+        command: "date +%s.%N".into(),
+        sudo: false,
+        timeout: Some(std::time::Duration::from_secs(10)),
+        stdin: None,
+    };
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
+    };
+    let mut remote = String::new();
+    let before = now();
+    let result = conn
+        .exec(&req, &mut |l| {
+            if l.stream == Stream::Stdout {
+                remote = l.line;
+            }
+        })
+        .await;
+    let after = now();
+    let failed = |message: String| Attempt {
+        outcome: StepOutcome::Failed {
+            exit_status: None,
+            message,
+            last_lines: vec![],
+        },
+        retryable: true,
+    };
+    if let Err(e) = result {
+        return failed(e.to_string());
+    }
+    let Ok(remote_secs) = remote.trim().parse::<f64>() else {
+        return failed(format!("`date +%s.%N` printed {remote:?}, not a time"));
+    };
+    let offset = remote_secs - (before + after) / 2.0;
+    let line = format!(
+        "clock offset {offset:+.3} s against this machine (round trip {:.0} ms)",
+        (after - before) * 1000.0
+    );
+    emit(OutputStream::Stdout, line);
+    if offset.abs() * 1000.0 > max_skew_ms as f64 {
+        let mut a = failed(format!(
+            "clock skew {:.1} s is more than {:.1} s: etcd peers reject each other and certificates look \
+             expired or not yet valid; turn on time sync (chrony or systemd-timesyncd) on every host",
+            offset.abs(),
+            max_skew_ms as f64 / 1000.0
+        ));
+        a.retryable = false;
+        return a;
+    }
+    Attempt {
+        outcome: StepOutcome::Unchanged,
+        retryable: false,
     }
 }
 

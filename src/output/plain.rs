@@ -158,12 +158,21 @@ impl PlainPrinter {
                     Some(id) => format!("diagnosis {id}: {}", d.title),
                     None => format!("no known failure matched: {}", d.title),
                 };
-                writeln!(out, "{}: {}", self.prefix(host, stage, step), self.paint(RED, &head))?;
+                writeln!(
+                    out,
+                    "{}: {}",
+                    self.prefix(host, stage, step),
+                    self.paint(RED, &head)
+                )?;
                 if !d.cause.is_empty() {
                     writeln!(out, "    cause: {}", d.cause)?;
                 }
                 for e in &d.evidence {
-                    let line = if e.matched { self.paint(BOLD, &e.line) } else { e.line.clone() };
+                    let line = if e.matched {
+                        self.paint(BOLD, &e.line)
+                    } else {
+                        e.line.clone()
+                    };
                     writeln!(out, "    evidence ({}): {line}", e.source)?;
                 }
                 if !d.fix.is_empty() {
@@ -177,7 +186,11 @@ impl PlainPrinter {
                         out,
                         "    kubewiz can fix this: {}{}",
                         f.description,
-                        if f.destructive { " (destructive: asks first)" } else { "" }
+                        if f.destructive {
+                            " (destructive: asks first)"
+                        } else {
+                            ""
+                        }
                     )?;
                 }
                 Ok(())

@@ -15,12 +15,13 @@ use super::auth::{authenticate, Credential};
 use super::error::{summarize, SshError};
 use super::exec::{self, ExecOutcome, ExecRequest, OutputLine, RunSpec, Stdin, Stream};
 use super::known_hosts::{self, fingerprint, key_type, HostKeyPolicy, Verdict};
-use super::shell::SudoMode;
+use super::shell::{kill_group_command, SudoMode};
 use super::target::{host_label, SshTarget};
 use super::upload::{self, UploadOutcome, UploadRequest};
 
-/// At most this many channels at once on one connection (OpenSSH's MaxSessions is 10).
-const MAX_CHANNELS: usize = 8;
+/// At most this many channels at once on one connection (OpenSSH's MaxSessions is 10, and it
+/// counts a closed session until its next cleanup pass).
+const MAX_CHANNELS: usize = 6;
 
 /// The russh event handler: checks the server's host key against the policy.
 pub(crate) struct Client {
@@ -343,7 +344,9 @@ impl Connection {
         }
     }
 
-    /// Opens a session channel, reconnecting once if the connection turns out dead.
+    /// Opens a session channel, reconnecting once if the connection turns out dead. A refusal
+    /// ("open failed": the server's MaxSessions, which frees closed sessions a little late) is
+    /// retried with backoff for a few seconds.
     pub(crate) async fn open_channel(&self, during: &str) -> Result<OpenChannel, SshError> {
         let permit = self
             .inner
@@ -353,7 +356,10 @@ impl Connection {
             .await
             .expect("channel semaphore is never closed");
         let mut handle = self.session().await?;
-        for attempt in 0..2 {
+        let mut reconnected = false;
+        let mut backoff = Duration::from_millis(20);
+        let mut refused_for = Duration::ZERO;
+        loop {
             match tokio::time::timeout(self.inner.timeout, handle.channel_open_session()).await {
                 Ok(Ok(channel)) => {
                     return Ok(OpenChannel {
@@ -363,28 +369,43 @@ impl Connection {
                     })
                 }
                 Ok(Err(russh::Error::ChannelOpenFailure(reason))) => {
-                    return Err(SshError::Channel {
-                        host: self.inner.host.clone(),
-                        during: during.to_owned(),
-                        reason: format!("the server refused a session channel: {reason:?}"),
-                    })
+                    let transient = matches!(
+                        reason,
+                        russh::ChannelOpenFailure::ConnectFailed
+                            | russh::ChannelOpenFailure::ResourceShortage
+                    );
+                    if !transient || refused_for >= Duration::from_secs(5) {
+                        return Err(SshError::Channel {
+                            host: self.inner.host.clone(),
+                            during: during.to_owned(),
+                            reason: format!(
+                                "the server refused a session channel ({reason:?}); check MaxSessions in its sshd_config"
+                            ),
+                        });
+                    }
+                    tracing::debug!(host = %self.inner.host, ?reason, "channel refused; retrying");
+                    tokio::time::sleep(backoff).await;
+                    refused_for += backoff;
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                    continue;
                 }
                 Ok(Err(e)) => {
-                    tracing::debug!(host = %self.inner.host, error = %e, attempt, "cannot open a channel");
+                    tracing::debug!(host = %self.inner.host, error = %e, "cannot open a channel");
                 }
                 Err(_) => {
-                    tracing::debug!(host = %self.inner.host, attempt, "opening a channel timed out");
+                    tracing::debug!(host = %self.inner.host, "opening a channel timed out");
                 }
             }
-            if attempt == 0 {
-                handle = self.reconnect(&handle).await?;
+            if reconnected {
+                self.invalidate(&handle).await;
+                return Err(SshError::Disconnected {
+                    host: self.inner.host.clone(),
+                    during: during.to_owned(),
+                });
             }
+            handle = self.reconnect(&handle).await?;
+            reconnected = true;
         }
-        self.invalidate(&handle).await;
-        Err(SshError::Disconnected {
-            host: self.inner.host.clone(),
-            during: during.to_owned(),
-        })
     }
 
     fn sudo_mode(&self, sudo: bool) -> Result<SudoMode, SshError> {
@@ -445,14 +466,41 @@ impl Connection {
                 sudo_password: self.inner.target.sudo_password.as_ref(),
                 timeout,
             };
-            let res = exec::run(open.channel, spec, stdin, sink).await;
-            if let Err(SshError::Disconnected { .. }) = &res {
-                self.invalidate(&open.handle).await;
+            let mut pgid = None;
+            let res = exec::run(open.channel, spec, stdin, sink, &mut pgid).await;
+            drop(open._permit);
+            match &res {
+                Err(SshError::Disconnected { .. }) => self.invalidate(&open.handle).await,
+                Err(SshError::Timeout { .. }) => {
+                    if let Some(pgid) = pgid {
+                        self.kill_group(pgid, mode).await;
+                    }
+                }
+                _ => {}
             }
             res
         }
         .instrument(span)
         .await
+    }
+
+    /// Best effort: stops what a timed-out command left running (closing the channel does
+    /// not stop a command without a terminal, and sshd refuses most "signal" requests).
+    async fn kill_group(&self, pgid: u32, mode: SudoMode) {
+        tracing::debug!(host = %self.inner.host, pgid, "stopping the timed-out command's processes");
+        let Ok(open) = self.open_channel("stopping a timed-out command").await else {
+            return;
+        };
+        let spec = RunSpec {
+            host: &self.inner.host,
+            command: &kill_group_command(pgid),
+            mode,
+            sudo_password: self.inner.target.sudo_password.as_ref(),
+            timeout: Some(Duration::from_secs(10)),
+        };
+        let mut ignore = |_: OutputLine| {};
+        let mut pg = None;
+        let _ = exec::run(open.channel, spec, Stdin::Empty, &mut ignore, &mut pg).await;
     }
 
     /// Runs an internal command and collects its output.

@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncWriteExt};
 
 use super::error::{summarize, SshError};
 use super::lines::LineSplitter;
-use super::shell::{wrap_command, SudoMode, SUDO_PROMPT, SUDO_STARTED};
+use super::shell::{wrap_command, SudoMode, STARTED, SUDO_PROMPT};
 use super::target::Secret;
 
 /// A command to run on a host. The command is run by `sh -c` (quoted), whatever the user's
@@ -147,12 +147,14 @@ enum Event {
 }
 
 /// Runs `spec` on `channel` (a fresh session channel), forwarding output lines to `sink` as
-/// they arrive.
+/// they arrive. `pgid` receives the remote process group once the command has started (to
+/// stop it after a timeout).
 pub(crate) async fn run(
     channel: Channel<Msg>,
     spec: RunSpec<'_>,
     stdin: Stdin,
     sink: &mut (dyn FnMut(OutputLine) + Send),
+    pgid: &mut Option<u32>,
 ) -> Result<ExecOutcome, SshError> {
     let host = spec.host;
     let during = || format!("`{}`", summarize(spec.command, 80));
@@ -181,17 +183,15 @@ pub(crate) async fn run(
         })
     };
 
-    // While sudo has not started the command, stderr is sudo's: watch it for the password
-    // prompt and for the "started" marker. Stdin is held back until then so that neither
-    // sudo reads the command's input as a password nor the command reads the password.
-    let mut sudo_pending = spec.mode != SudoMode::None;
+    // Until the wrapper announces that the command starts, stderr belongs to sudo (or to
+    // the shell): watch it for sudo's password prompt and for the "started" line. Stdin is
+    // held back until then so that neither sudo reads the command's input as a password nor
+    // the command reads the password.
+    let mut pending = true;
     let mut pre: Vec<u8> = Vec::new();
     let mut password_sent = false;
     let mut stdin = Some(stdin);
     let mut writer: Option<StdinTask> = None;
-    if !sudo_pending {
-        writer = stdin.take().map(|s| start_stdin(&tx, s));
-    }
 
     let sleep = async {
         match spec.timeout {
@@ -231,7 +231,7 @@ pub(crate) async fn run(
             Event::Msg(None) => break,
             Event::Msg(Some(msg)) => match msg {
                 ChannelMsg::Data { data } => out.push(&data, |l| emit_out(l, sink)),
-                ChannelMsg::ExtendedData { data, ext: 1 } if sudo_pending => {
+                ChannelMsg::ExtendedData { data, ext: 1 } if pending => {
                     pre.extend_from_slice(&data);
                     if let Some(pos) = find(&pre, SUDO_PROMPT.as_bytes()) {
                         pre.drain(pos..pos + SUDO_PROMPT.len());
@@ -262,17 +262,21 @@ pub(crate) async fn run(
                             }
                         }
                     }
-                    let marker = format!("{SUDO_STARTED}\n");
-                    if let Some(pos) = find(&pre, marker.as_bytes()) {
-                        // Whatever sudo printed before (lecture, warnings) is passed on.
-                        let before = String::from_utf8_lossy(&pre[..pos]).into_owned();
-                        for l in before.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
-                            emit_err(l.to_owned(), sink);
+                    if let Some(pos) = find(&pre, STARTED.as_bytes()) {
+                        if let Some(nl) = pre[pos..].iter().position(|&b| b == b'\n') {
+                            let end = pos + nl;
+                            let announced = String::from_utf8_lossy(&pre[pos + STARTED.len()..end]);
+                            *pgid = announced.trim().parse().ok().filter(|&p: &u32| p > 1);
+                            // Whatever sudo printed before (lecture, warnings) is passed on.
+                            let before = String::from_utf8_lossy(&pre[..pos]).into_owned();
+                            for l in before.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
+                                emit_err(l.to_owned(), sink);
+                            }
+                            err.push(&pre[end + 1..], |l| emit_err(l, sink));
+                            pre.clear();
+                            pending = false;
+                            writer = stdin.take().map(|s| start_stdin(&tx, s));
                         }
-                        err.push(&pre[pos + marker.len()..], |l| emit_err(l, sink));
-                        pre.clear();
-                        sudo_pending = false;
-                        writer = stdin.take().map(|s| start_stdin(&tx, s));
                     }
                 }
                 ChannelMsg::ExtendedData { data, .. } => err.push(&data, |l| emit_err(l, sink)),
@@ -303,8 +307,15 @@ pub(crate) async fn run(
             during: during(),
         });
     }
-    if sudo_pending {
-        return Err(sudo_failure(host, &pre, &outcome));
+    if pending {
+        if spec.mode != SudoMode::None {
+            return Err(sudo_failure(host, &pre, &outcome));
+        }
+        // The shell itself failed before the command (odd login shell?): pass on what it said.
+        let text = String::from_utf8_lossy(&pre).into_owned();
+        for l in text.lines() {
+            emit_err(l.trim_end_matches('\r').to_owned(), sink);
+        }
     }
     out.finish(|l| emit_out(l, sink));
     err.finish(|l| emit_err(l, sink));

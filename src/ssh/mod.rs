@@ -1,10 +1,19 @@
 //! SSH layer (russh): one connection per host, streamed exec, upload, host-key checks.
 //!
-//! - [`Connection`]: connect (host key checked against a [`HostKeyPolicy`]), `exec` with output
-//!   lines streamed as they arrive, idempotent `upload`, transparent reconnect.
+//! - [`Connection`]: connect (host key checked against a [`HostKeyPolicy`], then login with a
+//!   key file, the ssh-agent or a password), [`Connection::exec`] with output lines streamed
+//!   as they arrive, idempotent [`Connection::upload`], transparent reconnect when the
+//!   connection is found dead before an operation.
 //! - [`probe_host_key`]: read a host's key to show it before the user trusts it.
 //! - Every failure is an [`SshError`] naming the host and saying what to do; secrets
 //!   ([`Secret`]) never appear in errors, logs or `Debug` output.
+//!
+//! How commands run: `sh -c '<command>'` (quoted), through `sudo -n` (or `sudo -S -p <marker>`
+//! when the target has a sudo password) when root is asked for and the user is not root. The
+//! shell first prints a marker line with its process group on stderr (filtered out): until it
+//! appears, stderr is sudo's, so the password is written only when sudo actually prompts and
+//! the command's own stdin is sent only once the command runs. On timeout the channel is
+//! closed and that process group is stopped.
 
 mod auth;
 mod connection;

@@ -21,9 +21,10 @@ pub fn quote(s: &str) -> String {
     out
 }
 
-/// Line printed on stderr by the shell sudo starts, just before the user's command: tells the
-/// exec loop that sudo is done (password accepted or not needed) and the command runs.
-pub(crate) const SUDO_STARTED: &str = "__kubewiz_sudo_started_5f3c__";
+/// Printed on stderr, with the command's process group id, by the shell that runs the
+/// command, just before the command: tells the exec loop that the command runs (sudo is done,
+/// password accepted or not needed) and which process group to kill on timeout.
+pub(crate) const STARTED: &str = "__kubewiz_started_5f3c__";
 /// Prompt sudo prints (with `-S`, on stderr) when it wants the password.
 pub(crate) const SUDO_PROMPT: &str = "[kubewiz-sudo-password-7a1d]";
 
@@ -38,20 +39,29 @@ pub(crate) enum SudoMode {
     WithPassword,
 }
 
-/// The full command line sent in the SSH exec request.
+/// The full command line sent in the SSH exec request: `sh -c` (through sudo when asked) of a
+/// script that announces [`STARTED`] and the process group on stderr, then runs `command` in
+/// the same shell.
 pub(crate) fn wrap_command(command: &str, mode: SudoMode) -> String {
+    let script = format!(
+        "read -r _ _ _ _ kw_pg _ < /proc/$$/stat 2>/dev/null; printf '%s %s\\n' {STARTED} \"${{kw_pg:-$$}}\" >&2; unset kw_pg\n{command}"
+    );
     match mode {
-        SudoMode::None => format!("sh -c {}", quote(command)),
-        SudoMode::NoPassword | SudoMode::WithPassword => {
-            let inner = format!("printf '%s\\n' {SUDO_STARTED} >&2\n{command}");
-            let flags = if mode == SudoMode::NoPassword {
-                "-n".to_owned()
-            } else {
-                format!("-S -p {}", quote(SUDO_PROMPT))
-            };
-            format!("sudo {flags} -- sh -c {}", quote(&inner))
-        }
+        SudoMode::None => format!("sh -c {}", quote(&script)),
+        SudoMode::NoPassword => format!("sudo -n -- sh -c {}", quote(&script)),
+        SudoMode::WithPassword => format!(
+            "sudo -S -p {} -- sh -c {}",
+            quote(SUDO_PROMPT),
+            quote(&script)
+        ),
     }
+}
+
+/// Stops a process group: TERM, then KILL for what is left.
+pub(crate) fn kill_group_command(pgid: u32) -> String {
+    format!(
+        "kill -s TERM -- -{pgid} 2>/dev/null || exit 0; for _ in 1 2 3 4 5 6 7 8 9 10; do kill -s 0 -- -{pgid} 2>/dev/null || exit 0; sleep 0.1; done; kill -s KILL -- -{pgid} 2>/dev/null; true"
+    )
 }
 
 #[cfg(test)]
@@ -88,8 +98,19 @@ mod tests {
 
     #[test]
     fn wrapped_commands_run_the_command_verbatim() {
-        let cmd = "echo \"$((1+2))\" 'x'; echo done";
-        assert_eq!(sh(&wrap_command(cmd, SudoMode::None)), "3 x\ndone\n");
+        let cmd = "echo \"$((1+2))\" 'x'; echo done >&2";
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(wrap_command(cmd, SudoMode::None))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "3 x\n");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        let (first, rest) = err.split_once('\n').unwrap();
+        let pg = first.strip_prefix(&format!("{STARTED} ")).unwrap();
+        assert!(pg.parse::<u32>().unwrap() > 1, "{first}");
+        assert_eq!(rest, "done\n");
+
         let w = wrap_command(cmd, SudoMode::NoPassword);
         assert!(w.starts_with("sudo -n -- sh -c '"), "{w}");
         let w = wrap_command(cmd, SudoMode::WithPassword);
@@ -97,17 +118,10 @@ mod tests {
             w.starts_with(&format!("sudo -S -p '{SUDO_PROMPT}' -- sh -c ")),
             "{w}"
         );
-        // Without the sudo prefix the inner script prints the marker then runs the command.
-        let inner = w.split_once(" -- ").unwrap().1;
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(inner)
-            .output()
-            .unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "3 x\ndone\n");
+        // Without the sudo prefix, the same script.
         assert_eq!(
-            String::from_utf8_lossy(&out.stderr),
-            format!("{SUDO_STARTED}\n")
+            w.split_once(" -- ").unwrap().1,
+            wrap_command(cmd, SudoMode::None)
         );
     }
 }

@@ -1,22 +1,37 @@
 //! Stage builders: each turns a ClusterSpec into the steps of one stage, per host.
 //! Step scripts are minijinja templates under assets/templates, embedded in the binary.
 
+pub mod etcd;
+pub mod preflight;
 pub mod prep;
 
+use crate::cluster_dir::ClusterDir;
 use crate::config::ClusterSpec;
 use crate::plan::Plan;
 use anyhow::{Context, Result};
 use minijinja::Environment;
 
 /// The stages `apply` runs, in order. Later issues add etcd, runtime, network, control plane…
-pub const STAGES: &[&str] = &["prep"];
+pub const STAGES: &[&str] = &["preflight", "prep", "etcd"];
 
-/// The plan `apply` runs for this cluster.
-pub fn build_plan(spec: &ClusterSpec) -> Result<Plan> {
-    let templates = Templates::new();
+/// What shapes a plan besides the cluster file.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Preflight checks whose failure is only a warning (`--ignore-preflight-errors`).
+    pub ignore_preflight: Vec<String>,
+}
+
+/// The plan `apply` runs for this cluster. Reads the PKI from the cluster directory (apply
+/// creates it first; `plan` shows placeholders when it does not exist yet).
+pub fn build_plan(spec: &ClusterSpec, dir: &ClusterDir, opts: &PlanOptions) -> Result<Plan> {
+    let t = Templates::new();
     Ok(Plan {
         cluster: spec.name.clone(),
-        stages: vec![prep::build(spec, &templates)?],
+        stages: vec![
+            preflight::build(spec, &opts.ignore_preflight, &t)?,
+            prep::build(spec, &t)?,
+            etcd::build(spec, dir, &t)?,
+        ],
     })
 }
 
@@ -32,11 +47,23 @@ impl Templates {
         let mut env = Environment::new();
         env.set_keep_trailing_newline(true);
         env.add_filter("sq", shell_quote);
-        for (name, text) in prep::TEMPLATES {
+        for (name, text) in prep::TEMPLATES
+            .iter()
+            .chain(etcd::TEMPLATES)
+            .chain(preflight::TEMPLATES)
+        {
             env.add_template(name, text)
                 .unwrap_or_else(|e| panic!("embedded template {name} is broken: {e}"));
         }
         Templates { env }
+    }
+
+    /// Render a file template (units, configs) as is.
+    pub fn render(&self, name: &str, ctx: minijinja::Value) -> Result<String> {
+        self.env
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .with_context(|| format!("rendering template {name}"))
     }
 
     /// Render a step script: the prelude, then the step's template.

@@ -145,6 +145,7 @@ pub fn build(spec: &ClusterSpec, t: &Templates) -> Result<Stage> {
     }
     Ok(Stage {
         name: "prep".into(),
+        units: vec![],
         description:
             "host prep: firewall, SELinux, swap, hostname, /etc/hosts, kernel settings, time sync"
                 .into(),

@@ -9,6 +9,8 @@
 //! ```
 #![allow(dead_code)]
 
+pub mod cli;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -265,4 +267,15 @@ pub fn sha256_file(path: &Path) -> String {
         h.update(&buf[..n]);
     }
     hex::encode(h.finalize())
+}
+
+/// Sends `tracing` output to the test's output when `RUST_LOG` is set (e.g.
+/// `RUST_LOG=kubewiz::ssh=debug`).
+pub fn init_tracing() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
 }

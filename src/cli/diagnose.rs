@@ -1,0 +1,120 @@
+//! `kubewiz diagnose`: on a live cluster, check a stage's health on each host and, where it is
+//! not healthy, gather evidence (journal of the stage's units, the catalog's probes) and say
+//! which known failure it is. Reads only; `kubewiz apply --auto-fix` applies the fixes.
+
+use super::run::pool;
+use super::{ConnectArgs, FileArg};
+use crate::cluster_dir::ClusterDir;
+use crate::config::{self, Role};
+use crate::engine::evidence;
+use crate::events::Event;
+use crate::output::{Format, PlainPrinter};
+use crate::ssh::ExecRequest;
+use crate::stages::etcd::PKI_DIR;
+use anyhow::{bail, Result};
+use clap::Args;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct DiagnoseArgs {
+    #[command(flatten)]
+    pub file: FileArg,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The stage to look at: etcd, prep or preflight.
+    #[arg(long, default_value = "etcd")]
+    pub stage: String,
+}
+
+pub async fn run(args: DiagnoseArgs) -> Result<ExitCode> {
+    let loaded = match config::load(&args.file.file) {
+        Ok(l) => l,
+        Err(e) => {
+            println!("{e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let spec = &loaded.spec;
+    let (hosts, units, health): (Vec<_>, Vec<String>, Option<String>) = match args.stage.as_str() {
+        "etcd" => (
+            spec.resolved_hosts().into_iter().filter(|h| h.roles.contains(&Role::Etcd)).collect(),
+            vec!["etcd".into()],
+            Some(format!(
+                "/usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 --cacert={PKI_DIR}/ca.crt \
+                 --cert={PKI_DIR}/healthcheck-client.crt --key={PKI_DIR}/healthcheck-client.key \
+                 --command-timeout=5s endpoint health"
+            )),
+        ),
+        "prep" | "preflight" => (spec.resolved_hosts(), vec![], None),
+        other => bail!("--stage {other:?}: diagnose knows etcd, prep and preflight"),
+    };
+    let dir = ClusterDir::of_cluster_file(&args.file.file);
+    let log = crate::logging::init(&dir.logs(), "diagnose")?;
+    let pool = pool(&hosts, &dir, &args.connect)?;
+    let mut printer = PlainPrinter::new(super::use_color(), true);
+    let mut unhealthy = 0;
+
+    let stage = args.stage.as_str();
+    let checks = hosts.iter().map(|h| {
+        let (pool, units, health) = (pool.clone(), units.clone(), health.clone());
+        async move {
+            let conn = match pool.connection(&h.name).await {
+                Ok(c) => c,
+                Err(e) => return (h.name.clone(), Some(vec![e.to_string()]), None),
+            };
+            let mut output = vec![];
+            if let Some(cmd) = &health {
+                let req = ExecRequest {
+                    command: cmd.clone(),
+                    sudo: true,
+                    timeout: Some(Duration::from_secs(15)),
+                    stdin: None,
+                };
+                let ok = matches!(
+                    conn.exec(&req, &mut |l| output.push(l.line)).await,
+                    Ok(o) if o.exit_status == Some(0)
+                );
+                if ok {
+                    return (h.name.clone(), None, None);
+                }
+            }
+            let d = evidence::diagnose(Some(&conn), stage, &units, &output).await;
+            (h.name.clone(), Some(output), Some(d))
+        }
+    });
+    for (host, output, diagnosis) in futures::future::join_all(checks).await {
+        let mut out = std::io::stdout().lock();
+        match (output, diagnosis) {
+            (None, _) => writeln!(out, "{host}: {} is healthy", args.stage)?,
+            (Some(_), Some(d)) => {
+                unhealthy += 1;
+                let ev = Event::Diagnosis {
+                    stage: args.stage.clone(),
+                    step: "diagnose".into(),
+                    host,
+                    diagnosis: d,
+                };
+                match args.connect.output {
+                    Format::Json => writeln!(out, "{}", serde_json::to_string(&ev)?)?,
+                    Format::Plain => printer.write(&mut out, &ev)?,
+                }
+            }
+            (Some(err), None) => {
+                unhealthy += 1;
+                writeln!(out, "{host}: cannot check: {}", err.join("; "))?;
+            }
+        }
+    }
+    pool.close_all().await;
+    eprintln!("kubewiz: log in {}", log.file.display());
+    if unhealthy > 0 {
+        eprintln!(
+            "kubewiz: `kubewiz apply --auto-fix -f {}` applies the fixes kubewiz knows and retries",
+            args.file.file.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,479 @@
+//! The failure catalog (assets/failures.yaml): THE test that every entry loads, every regex
+//! compiles and matches its own samples, and that realistic evidence gets the right diagnosis.
+
+use kubewiz::diagnose::{Catalog, AUTO_FIX_ACTIONS, STAGES};
+use kubewiz::events::Diagnosis;
+
+const BUILTIN_YAML: &str = include_str!("../assets/failures.yaml");
+
+/// Every row of shared/reference/failures.md.
+const REFERENCE_IDS: &[&str] = &[
+    "H1", "H2", "H3", "H4", "H5", "E1", "E2", "E3", "E4", "E5", "E6", "E7", "E8", "D1", "D2", "D3",
+    "D4", "D5", "F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "F9", "A1", "A2", "A3", "A4", "K1",
+    "K2", "K3", "K4", "K5", "K6", "K7", "P1", "C1", "C2", "CA1", "CA2",
+];
+
+// The lab's etcd 3.4 logs with a peer certificate lacking the member's IP (shared/reference/lab.md).
+const LAB_BAD_MEMBER: &[&str] = &[
+    r#"2026-11-23 16:31:30.838370 I | embed: rejected connection from "10.77.0.11:36172" (error "remote error: tls: bad certificate", ServerName "")"#,
+    r#"2026-11-23 16:31:30.901234 I | embed: rejected connection from "10.77.0.12:40112" (error "remote error: tls: bad certificate", ServerName "")"#,
+    "E | etcdserver: publish error: etcdserver: request timed out",
+];
+const LAB_HEALTHY_PEER: &[&str] = &[
+    r#"I | embed: rejected connection from "10.77.0.13:39778" (error "tls: \"10.77.0.13\" does not match any of DNSNames [\"localhost\"]", ServerName "", IPAddresses ["10.77.0.99"], DNSNames ["localhost"])"#,
+    "W | rafthttp: health check for peer ed3d9c87aff5aaf0 could not connect: x509: certificate is valid for 10.77.0.99, not 10.77.0.13",
+];
+// lab.md's --logger=zap line, with the fields it elides ("...") written out as etcd 3.4 logs them.
+const LAB_ZAP_BAD_MEMBER: &str = r#"{"level":"warn","ts":"2026-11-23T16:31:31.001Z","caller":"embed/config_logging.go:287","msg":"rejected connection","remote-addr":"10.77.0.11:39864","server-name":"","error":"remote error: tls: bad certificate"}"#;
+const LAB_ETCDCTL: &str =
+    "https://10.77.0.13:2379 is unhealthy: failed to commit proposal: context deadline exceeded";
+
+fn ev(source: &str, lines: &[&str]) -> Vec<(String, String)> {
+    lines
+        .iter()
+        .map(|l| (source.to_string(), l.to_string()))
+        .collect()
+}
+
+fn id(d: &Diagnosis) -> &str {
+    d.id.as_deref().unwrap_or("<none>")
+}
+
+#[test]
+fn builtin_catalog_loads_and_validates() {
+    let c = Catalog::try_builtin().unwrap_or_else(|e| panic!("{e}"));
+    for want in REFERENCE_IDS {
+        assert!(
+            c.get(want).is_some(),
+            "reference entry {want} missing from the catalog"
+        );
+    }
+    assert_eq!(
+        c.entries().len(),
+        REFERENCE_IDS.len() + 1,
+        "the reference rows plus E9"
+    );
+    for e in c.entries() {
+        assert!(STAGES.contains(&e.stage.as_str()), "{}", e.id);
+        assert!(!e.samples.is_empty(), "{} has no samples", e.id);
+        if let Some(a) = &e.auto_fix {
+            assert!(
+                AUTO_FIX_ACTIONS.iter().any(|(n, _)| *n == a.action),
+                "{}",
+                e.id
+            );
+        }
+    }
+}
+
+/// Through the real matcher path: each sample, alone as evidence (from a log, or from one of
+/// the entry's probes for probe checks), is matched by its own entry.
+#[test]
+fn every_sample_is_matched_by_its_entry_through_the_matcher() {
+    let c = Catalog::builtin();
+    for e in c.entries() {
+        let sources: Vec<&str> = std::iter::once("journalctl -u unit")
+            .chain(e.probes.iter().map(|p| p.name.as_str()))
+            .collect();
+        for s in &e.samples {
+            let hit = sources.iter().any(|src| {
+                c.matches(&e.stage, &[(*src, s.as_str())])
+                    .iter()
+                    .any(|m| m.entry.id == e.id)
+            });
+            assert!(hit, "{}: sample not matched through the matcher: {s}", e.id);
+        }
+        for s in &e.not_samples {
+            for src in &sources {
+                let ids: Vec<&str> = c
+                    .matches(&e.stage, &[(*src, s.as_str())])
+                    .iter()
+                    .map(|m| m.entry.id.as_str())
+                    .collect();
+                assert!(
+                    !ids.contains(&e.id.as_str()),
+                    "{}: not_sample matched: {s}",
+                    e.id
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_broken_entry_is_refused_naming_the_entry() {
+    // A regex that does not compile, in an existing entry.
+    let broken = BUILTIN_YAML.replacen("(?P<valid_for>.+?), not", "(?P<valid_for>.+?, not", 1);
+    let e = Catalog::from_yaml(&broken).unwrap_err();
+    assert_eq!(e.entry.as_deref(), Some("E2"), "{e}");
+    assert_eq!(e.field, "signatures[0]", "{e}");
+    assert!(e.to_string().contains("entry E2"), "{e}");
+
+    // A new entry whose sample its signature does not match.
+    let added = format!(
+        "{BUILTIN_YAML}\n  - id: X1\n    stage: etcd\n    title: t\n    priority: 10\n    signatures: ['foo (?P<n>\\d+)']\n    samples: ['bar 1']\n    cause: 'c {{n}}'\n    fix: f\n    source: [s]\n"
+    );
+    let e = Catalog::from_yaml(&added).unwrap_err();
+    assert_eq!(
+        (e.entry.as_deref(), e.field.as_str()),
+        (Some("X1"), "samples[0]"),
+        "{e}"
+    );
+
+    // A not_sample that matches.
+    let loose = BUILTIN_YAML.replacen("'cluster ID mismatch'", "'cluster'", 1);
+    let e = Catalog::from_yaml(&loose).unwrap_err();
+    assert_eq!(e.entry.as_deref(), Some("E6"), "{e}");
+    assert!(e.field.starts_with("not_samples"), "{e}");
+
+    // A placeholder no signature captures.
+    let typo = BUILTIN_YAML.replacen("Member {member} starts", "Member {membr} starts", 1);
+    let e = Catalog::from_yaml(&typo).unwrap_err();
+    assert_eq!(
+        (e.entry.as_deref(), e.field.as_str()),
+        (Some("E5"), "cause"),
+        "{e}"
+    );
+
+    // An unknown stage, and a duplicate id.
+    let e = Catalog::from_yaml(&BUILTIN_YAML.replacen("stage: runtime", "stage: docker", 1))
+        .unwrap_err();
+    assert_eq!(
+        (e.entry.as_deref(), e.field.as_str()),
+        (Some("D1"), "stage"),
+        "{e}"
+    );
+    let e = Catalog::from_yaml(&BUILTIN_YAML.replacen("- id: E9", "- id: E8", 1)).unwrap_err();
+    assert_eq!(
+        (e.entry.as_deref(), e.field.as_str()),
+        (Some("E8"), "id"),
+        "{e}"
+    );
+}
+
+#[test]
+fn lab_bad_member_logs_give_e1_with_the_peer_ip() {
+    let mut evidence = ev("journalctl -u etcd", LAB_BAD_MEMBER);
+    evidence.push(("journalctl -u etcd".into(), LAB_ZAP_BAD_MEMBER.into()));
+    evidence.push(("step output".into(), LAB_ETCDCTL.into()));
+    let d = Catalog::builtin().diagnose("etcd", &evidence);
+    assert_eq!(id(&d), "E1", "{d:#?}");
+    assert!(d.cause.contains("peer 10.77.0.11"), "{}", d.cause);
+    let matched: Vec<&str> = d
+        .evidence
+        .iter()
+        .filter(|e| e.matched)
+        .map(|e| e.line.as_str())
+        .collect();
+    assert!(
+        matched.iter().any(|l| l.contains("10.77.0.11:36172")),
+        "{matched:?}"
+    );
+    assert!(
+        matched.iter().any(|l| l.contains("10.77.0.12:40112")),
+        "{matched:?}"
+    );
+    // Context: the publish error right after the first matched line, not itself a match.
+    assert!(
+        d.evidence
+            .iter()
+            .any(|e| !e.matched && e.line.contains("publish error")),
+        "{:#?}",
+        d.evidence
+    );
+    let fix = d.auto_fix.expect("auto-fix");
+    assert_eq!(
+        (fix.action.as_str(), fix.destructive),
+        ("reissue-etcd-certs", false)
+    );
+}
+
+#[test]
+fn lab_healthy_peer_logs_give_e2_naming_the_missing_ip() {
+    let d = Catalog::builtin().diagnose("etcd", &ev("journalctl -u etcd", LAB_HEALTHY_PEER));
+    assert_eq!(id(&d), "E2", "{d:#?}");
+    assert!(
+        d.cause
+            .starts_with("10.77.0.13 is not in the certificate's SANs"),
+        "{}",
+        d.cause
+    );
+    assert!(d
+        .auto_fix
+        .unwrap()
+        .description
+        .contains("member at 10.77.0.13"));
+}
+
+#[test]
+fn whole_lab_cluster_evidence_names_the_missing_ip() {
+    let mut evidence = ev("m1: journalctl -u etcd", LAB_HEALTHY_PEER);
+    evidence.extend(ev("m3: journalctl -u etcd", LAB_BAD_MEMBER));
+    evidence.push(("m3: step output".into(), LAB_ETCDCTL.into()));
+    let d = Catalog::builtin().diagnose("etcd", &evidence);
+    assert_eq!(
+        id(&d),
+        "E2",
+        "the specific entry outranks the generic one: {d:#?}"
+    );
+    assert!(d.cause.contains("10.77.0.13"), "{}", d.cause);
+    assert!(d.cause.contains("10.77.0.99"), "{}", d.cause);
+}
+
+#[test]
+fn clock_skew_outranks_the_tls_errors_it_causes() {
+    let mut evidence = ev("journalctl -u etcd", LAB_BAD_MEMBER);
+    evidence.push((
+        "journalctl -u etcd".into(),
+        "2026-11-23 16:31:31.000001 W | rafthttp: the clock difference against peer ed3d9c87aff5aaf0 is too high [12.4s > 1s]".into(),
+    ));
+    evidence.extend(ev("journalctl -u etcd", LAB_HEALTHY_PEER));
+    let d = Catalog::builtin().diagnose("etcd", &evidence);
+    assert_eq!(id(&d), "H4", "{d:#?}");
+    assert!(d.cause.contains("12.4s"), "{}", d.cause);
+    assert_eq!(d.auto_fix.unwrap().action, "sync-clock");
+
+    // The same from etcd's JSON log, and from the engine's own skew measurement.
+    let json = r#"{"level":"warn","ts":"2026-11-23T16:31:30.838Z","caller":"rafthttp/probing_status.go:86","msg":"prober found high clock drift","round-tripper-name":"ROUND_TRIPPER_RAFT_MESSAGE","remote-peer-id":"ed3d9c87aff5aaf0","clock-drift":"3.1s","rtt":"1.2ms"}"#;
+    for (line, drift) in [
+        (json, "3.1s"),
+        ("clock skew across hosts: 2.5s > 1s", "2.5s"),
+    ] {
+        let mut e = ev("journalctl -u etcd", LAB_BAD_MEMBER);
+        e.push(("clock".into(), line.into()));
+        let d = Catalog::builtin().diagnose("etcd", &e);
+        assert_eq!(id(&d), "H4");
+        assert!(d.cause.contains(drift), "{}", d.cause);
+    }
+}
+
+#[test]
+fn not_yet_valid_is_clock_skew_but_expired_is_e9() {
+    let c = Catalog::builtin();
+    let future = "W | rafthttp: health check for peer 99e95e058a97b252 could not connect: x509: certificate has expired or is not yet valid: current time 2026-11-23T17:56:58Z is before 2026-11-24T17:56:10Z";
+    let expired = "W | rafthttp: health check for peer 99e95e058a97b252 could not connect: x509: certificate has expired or is not yet valid: current time 2026-11-23T17:57:14Z is after 2026-11-22T17:56:10Z";
+    assert_eq!(id(&c.diagnose("etcd", &ev("j", &[future]))), "H4");
+    let d = c.diagnose("etcd", &ev("j", &[expired]));
+    assert_eq!(id(&d), "E9");
+    assert!(
+        d.cause.contains("expired on 2026-11-22T17:56:10Z"),
+        "{}",
+        d.cause
+    );
+}
+
+#[test]
+fn a_firewall_outranks_the_etcd_symptoms() {
+    let mut evidence = ev(
+        "journalctl -u etcd",
+        &["E | etcdserver: publish error: etcdserver: request timed out"],
+    );
+    evidence.push((
+        "journalctl -u etcd".into(),
+        "W | rafthttp: health check for peer 99e95e058a97b252 could not connect: dial tcp 10.77.0.13:2380: connect: no route to host".into(),
+    ));
+    let d = Catalog::builtin().diagnose("etcd", &evidence);
+    assert_eq!(id(&d), "H3", "{d:#?}");
+    assert!(
+        d.cause.starts_with("10.77.0.13:2380 cannot be reached"),
+        "{}",
+        d.cause
+    );
+
+    // A DROP rule seen by the probe is enough, even when the log only shows timeouts.
+    let mut evidence = ev(
+        "journalctl -u etcd",
+        &["E | etcdserver: publish error: etcdserver: request timed out"],
+    );
+    evidence.push(("iptables-input".into(), "-P INPUT ACCEPT".into()));
+    evidence.push((
+        "iptables-input".into(),
+        "-A INPUT -p tcp -m multiport --dports 2379,2380 -j DROP".into(),
+    ));
+    let d = Catalog::builtin().diagnose("etcd", &evidence);
+    assert_eq!(id(&d), "H3", "{d:#?}");
+    assert!(d
+        .evidence
+        .iter()
+        .any(|e| e.matched && e.source == "iptables-input"));
+    assert_eq!(d.auto_fix.unwrap().action, "open-etcd-ports");
+
+    // Only the timeouts: E4, restart together.
+    let d = Catalog::builtin().diagnose(
+        "etcd",
+        &ev(
+            "j",
+            &["E | etcdserver: publish error: etcdserver: request timed out"],
+        ),
+    );
+    assert_eq!(id(&d), "E4");
+    assert_eq!(d.auto_fix.unwrap().action, "restart-etcd-together");
+}
+
+#[test]
+fn address_in_use_gives_e8_naming_the_holder() {
+    let evidence = vec![
+        ("journalctl -u etcd".to_string(), "Nov 23 16:31:30 m1 etcd[812]: 2026-11-23 16:31:30.838370 C | etcdmain: listen tcp 10.77.0.11:2379: bind: address already in use".to_string()),
+        ("journalctl -u etcd".to_string(), "Nov 23 16:31:30 m1 systemd[1]: etcd.service: Main process exited, code=exited, status=1/FAILURE".to_string()),
+        ("etcd-listeners".to_string(), r#"LISTEN 0      128    10.77.0.11:2379 0.0.0.0:* users:(("python3",pid=19753,fd=3))"#.to_string()),
+    ];
+    let d = Catalog::builtin().diagnose("etcd", &evidence);
+    assert_eq!(id(&d), "E8", "{d:#?}");
+    assert!(
+        d.cause
+            .starts_with("10.77.0.11:2379 cannot be bound: address already in use"),
+        "{}",
+        d.cause
+    );
+    assert!(d.cause.contains("(python3, pid 19753)"), "{}", d.cause);
+    assert!(
+        d.manual_commands.contains(&"kill 19753".to_string()),
+        "{:?}",
+        d.manual_commands
+    );
+    assert!(d.auto_fix.is_none());
+    assert!(
+        d.evidence.iter().any(|e| e.source == "etcd-listeners"),
+        "probe output is evidence"
+    );
+}
+
+#[test]
+fn already_bootstrapped_gives_e5_with_a_destructive_fix() {
+    for line in [
+        "2026-11-23 17:54:18.542980 C | etcdmain: member 13b3fcd2fe2f12da has already been bootstrapped",
+        r#"{"level":"fatal","ts":"2026-11-23T17:54:39.546Z","caller":"etcdmain/etcd.go:271","msg":"discovery failed","error":"member 13b3fcd2fe2f12da has already been bootstrapped","stacktrace":"go.etcd.io/etcd/etcdmain.startEtcdOrProxyV2"}"#,
+    ] {
+        let d = Catalog::builtin().diagnose("etcd", &ev("journalctl -u etcd", &[line]));
+        assert_eq!(id(&d), "E5", "{d:#?}");
+        assert!(d.cause.contains("Member 13b3fcd2fe2f12da"), "{}", d.cause);
+        let fix = d.auto_fix.expect("auto-fix");
+        assert_eq!(fix.action, "wipe-etcd-data");
+        assert!(fix.destructive, "wiping a data dir needs consent");
+    }
+}
+
+#[test]
+fn cluster_id_mismatch_gives_e6() {
+    let d = Catalog::builtin().diagnose(
+        "etcd",
+        &ev(
+            "journalctl -u etcd",
+            &["2026-11-23 17:54:22.575415 E | rafthttp: request cluster ID mismatch (got dc83e80a104930ea want 1ac9a2d5d97683ae)"],
+        ),
+    );
+    assert_eq!(id(&d), "E6", "{d:#?}");
+    assert!(d.auto_fix.unwrap().destructive);
+}
+
+#[test]
+fn unknown_text_gives_no_id_and_the_tail() {
+    let lines: Vec<String> = (1..=40)
+        .map(|i| format!("something odd happened, step {i}"))
+        .collect();
+    let evidence: Vec<(String, String)> = lines
+        .iter()
+        .map(|l| ("step output".to_string(), l.clone()))
+        .collect();
+    let d = Catalog::builtin().diagnose("etcd", &evidence);
+    assert_eq!(d.id, None);
+    assert_eq!(d.title, "no known failure matched");
+    assert_eq!(d.evidence.len(), 15);
+    assert_eq!(
+        d.evidence.first().unwrap().line,
+        "something odd happened, step 26"
+    );
+    assert_eq!(
+        d.evidence.last().unwrap().line,
+        "something odd happened, step 40"
+    );
+    assert!(d
+        .evidence
+        .iter()
+        .all(|e| !e.matched && e.source == "step output"));
+    assert!(
+        d.fix.contains("full log") && d.fix.contains("retry"),
+        "{}",
+        d.fix
+    );
+    assert!(d.auto_fix.is_none());
+
+    let d = Catalog::builtin().diagnose("etcd", &Vec::<(String, String)>::new());
+    assert_eq!(d.id, None);
+    assert!(d.evidence.is_empty());
+}
+
+#[test]
+fn the_same_line_is_read_by_the_stage() {
+    let line = "x509: certificate is valid for 127.0.0.1, 10.32.0.1, not 10.0.0.1";
+    let c = Catalog::builtin();
+    assert_eq!(id(&c.diagnose("etcd", &ev("j", &[line]))), "E2");
+    assert_eq!(id(&c.diagnose("control_plane", &ev("j", &[line]))), "A2");
+    assert_eq!(id(&c.diagnose("control-plane", &ev("j", &[line]))), "A2");
+}
+
+#[test]
+fn probe_checks_diagnose_silent_failures() {
+    let c = Catalog::builtin();
+    let d = c.diagnose("network", &ev("forward-policy", &["-P FORWARD DROP"]));
+    assert_eq!(id(&d), "D5");
+    let d = c.diagnose(
+        "network",
+        &ev(
+            "docker0-vs-flannel",
+            &["docker0 172.17.0.1/16 differs from FLANNEL_SUBNET 10.244.1.1/24"],
+        ),
+    );
+    assert_eq!(id(&d), "D4");
+    assert!(
+        d.cause
+            .contains("docker0 has 172.17.0.1/16 while flannel leased 10.244.1.1/24"),
+        "{}",
+        d.cause
+    );
+    // The same text in a log is not the probe's output.
+    assert_eq!(
+        c.diagnose("network", &ev("journalctl -u docker", &["-P FORWARD DROP"]))
+            .id,
+        None
+    );
+}
+
+#[test]
+fn probes_for_a_stage_are_deduplicated_and_include_root_causes() {
+    let c = Catalog::builtin();
+    let probes = c.probes_for("etcd");
+    let names: Vec<&str> = probes.iter().map(|p| p.name.as_str()).collect();
+    for want in [
+        "etcd-peer-cert",
+        "etcd-data-dir",
+        "etcd-listeners",
+        "iptables-input",
+        "clock",
+        "time-sync",
+    ] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+    assert_eq!(unique.len(), names.len(), "duplicates in {names:?}");
+    assert!(
+        !names.contains(&"forward-policy"),
+        "network probes do not belong to etcd"
+    );
+    // Root causes first.
+    assert_eq!(names[0], "clock");
+    let peer = probes.iter().find(|p| p.name == "etcd-peer-cert").unwrap();
+    assert!(
+        peer.command.contains("subjectAltName") && peer.command.contains("/etc/etcd/pki/peer.crt")
+    );
+}
+
+#[test]
+fn get_finds_entries_by_id() {
+    let c = Catalog::builtin();
+    assert_eq!(
+        c.get("E5").unwrap().auto_fix.as_ref().unwrap().action,
+        "wipe-etcd-data"
+    );
+    assert!(c.get("Z9").is_none());
+}

@@ -1,0 +1,80 @@
+//! Driving the real binary against a private copy of the lab's cluster directory.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A private cluster directory: the lab's cluster file and known_hosts (PKI and journal start
+/// empty), so a test never disturbs the one a person uses.
+pub fn cluster_copy(lab: &Path) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["cluster.yaml", "known_hosts"] {
+        std::fs::copy(lab.join("cluster").join(f), dir.path().join(f)).unwrap();
+    }
+    let file = dir.path().join("cluster.yaml");
+    (dir, file)
+}
+
+pub fn kubewiz(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kubewiz"));
+    c.args(args).env("NO_COLOR", "1");
+    c
+}
+
+/// Run `kubewiz <args> --output json`; the exit code and the events.
+pub fn json_events(args: &[&str]) -> (i32, Vec<Value>) {
+    let mut all = args.to_vec();
+    all.extend(["--output", "json"]);
+    let out = kubewiz(&all).output().unwrap();
+    let events = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect();
+    (out.status.code().unwrap_or(-1), events)
+}
+
+pub fn apply_json(file: &Path, extra: &[&str]) -> (i32, Vec<Value>) {
+    let mut args = vec!["apply", "-f", file.to_str().unwrap()];
+    args.extend(extra);
+    json_events(&args)
+}
+
+/// (host, stage/step, status) of every finished step.
+pub fn outcomes(events: &[Value]) -> Vec<(String, String, String)> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "step_finished")
+        .map(|e| {
+            (
+                e["host"].as_str().unwrap().to_string(),
+                format!(
+                    "{}/{}",
+                    e["stage"].as_str().unwrap(),
+                    e["step"].as_str().unwrap()
+                ),
+                e["outcome"]["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+pub fn diagnoses(events: &[Value]) -> Vec<&Value> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "diagnosis")
+        .collect()
+}
+
+/// Run a shell command on every host (or `hosts`) through `kubewiz exec`; panics on failure.
+pub fn exec_on(file: &Path, hosts: Option<&str>, script: &str) -> String {
+    let mut args = vec!["exec", "-f", file.to_str().unwrap()];
+    if let Some(h) = hosts {
+        args.extend(["--hosts", h]);
+    }
+    args.extend(["--", script]);
+    let out = kubewiz(&args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "exec {script:?} failed: {text}");
+    text
+}

@@ -1,0 +1,326 @@
+//! The etcd stage on the lab's real machines with real etcd: a healthy cluster and a rerun
+//! that changes nothing, then real failures — a member certificate without its IP, a blocked
+//! peer port, a stale data directory, a port held by another process — each diagnosed from
+//! real logs and, where kubewiz can, fixed.
+
+mod common;
+
+use common::cli::{apply_json, cluster_copy, diagnoses, exec_on, json_events, outcomes};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// Stop etcd and remove everything the etcd stage leaves on every host, so each test starts
+/// from machines that never ran it (the data directory of another test's cluster would be
+/// stale for this one, by design).
+fn reset_etcd(file: &Path) {
+    exec_on(
+        file,
+        None,
+        "systemctl stop etcd 2>/dev/null; systemctl reset-failed etcd 2>/dev/null; \
+         rm -rf /var/lib/etcd /var/lib/etcd.kubewiz-backup-* /etc/etcd /etc/systemd/system/etcd.service \
+         /run/kubewiz; systemctl daemon-reload; true",
+    );
+}
+
+fn deploy_healthy(file: &Path) {
+    let (code, events) = apply_json(file, &["--only-stages", "etcd"]);
+    assert_eq!(code, 0, "etcd deploy failed: {:?}", failures(&events));
+}
+
+fn failures(events: &[serde_json::Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "step_finished" && e["outcome"]["status"] == "failed")
+        .map(|e| format!("{} {}: {}", e["host"], e["step"], e["outcome"]["message"]))
+        .collect()
+}
+
+fn diagnose(file: &Path) -> (i32, Vec<serde_json::Value>) {
+    json_events(&["diagnose", "-f", file.to_str().unwrap(), "--stage", "etcd"])
+}
+
+fn ids(events: &[serde_json::Value]) -> Vec<(String, String)> {
+    diagnoses(events)
+        .iter()
+        .map(|d| {
+            (
+                d["host"].as_str().unwrap().to_string(),
+                d["diagnosis"]["id"].as_str().unwrap_or("none").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Poll `kubewiz diagnose` until `pred` holds for its findings, or give up after `secs`.
+fn diagnose_until(
+    file: &Path,
+    secs: u64,
+    pred: impl Fn(&[(String, String)]) -> bool,
+) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (_, events) = diagnose(file);
+        if pred(&ids(&events)) || std::time::Instant::now() > deadline {
+            return events;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+#[test]
+fn healthy_cluster_then_a_rerun_changes_nothing() {
+    let Some(lab) = common::lab() else { return };
+    let (_dir, file) = cluster_copy(&lab.dir);
+    reset_etcd(&file);
+    let (code, events) = apply_json(&file, &["--only-stages", "etcd"]);
+    assert_eq!(code, 0, "{:?}", failures(&events));
+    // The report step printed the three tables from real etcdctl.
+    let report: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "output" && e["step"] == "report")
+        .map(|e| e["line"].as_str().unwrap())
+        .collect();
+    assert!(report.iter().any(|l| l.contains("IS LEADER")), "{report:?}");
+    assert_eq!(
+        report.iter().filter(|l| l.contains("| started |")).count(),
+        3,
+        "{report:?}"
+    );
+
+    let (code, events) = apply_json(&file, &["--only-stages", "etcd"]);
+    assert_eq!(code, 0);
+    for (host, step, status) in outcomes(&events) {
+        assert_eq!(status, "unchanged", "{host} {step} on a healthy cluster");
+    }
+    let (code, _) = diagnose(&file);
+    assert_eq!(code, 0, "diagnose finds every member healthy");
+}
+
+#[test]
+fn member_cert_without_its_ip_is_diagnosed_and_fixed() {
+    let Some(lab) = common::lab() else { return };
+    let (dir, file) = cluster_copy(&lab.dir);
+    reset_etcd(&file);
+    deploy_healthy(&file);
+
+    // A peer/server certificate for node3 that lacks node3's IP, signed by the real etcd CA,
+    // put in place on node3 as a hand-made PKI would, then node3 restarted.
+    let cdir = kubewiz::cluster_dir::ClusterDir::of_cluster_file(&file);
+    let spec = kubewiz::config::load(&file).unwrap().spec;
+    kubewiz::pki::issue_etcd_member_with_sans(&cdir, &spec, "node3", &["10.77.0.99", "localhost"])
+        .unwrap();
+    let pem =
+        |name: &str| std::fs::read(dir.path().join(format!("pki/etcd/node3/{name}"))).unwrap();
+    for name in ["peer.crt", "peer.key", "server.crt", "server.key"] {
+        let tmp = dir.path().join(format!("bad-{name}"));
+        std::fs::write(&tmp, pem(name)).unwrap();
+        let st = Command::new("scp")
+            .args(["-q", "-o", "BatchMode=yes", "-o"])
+            .arg(format!(
+                "UserKnownHostsFile={}",
+                dir.path().join("known_hosts").display()
+            ))
+            .arg("-i")
+            .arg(lab.dir.join("id_lab"))
+            .arg(&tmp)
+            .arg(format!("root@10.77.0.13:/etc/etcd/pki/{name}"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    exec_on(&file, Some("node3"), "systemctl restart --no-block etcd");
+
+    // Real logs: node3's peers reject its certificate.
+    let events = diagnose_until(&file, 60, |ids| {
+        ids.iter()
+            .any(|(h, id)| h == "node3" && (id == "E1" || id == "E2"))
+    });
+    let d = diagnoses(&events)
+        .into_iter()
+        .find(|d| d["host"] == "node3")
+        .unwrap_or_else(|| panic!("node3 diagnosed: {events:?}"));
+    let id = d["diagnosis"]["id"].as_str().unwrap();
+    assert!(id == "E1" || id == "E2", "{d}");
+    assert_eq!(d["diagnosis"]["auto_fix"]["action"], "reissue-etcd-certs");
+    let evidence = d["diagnosis"]["evidence"].as_array().unwrap();
+    assert!(
+        evidence.iter().any(
+            |e| e["matched"] == true && e["line"].as_str().unwrap().contains("bad certificate")
+        ),
+        "{evidence:?}"
+    );
+
+    // The fix: re-issue from the same CA with the missing SAN, redistribute, restart, retry.
+    let (code, events) = apply_json(&file, &["--only-stages", "etcd", "--auto-fix"]);
+    assert_eq!(code, 0, "{:?}", failures(&events));
+    let (code, events) = diagnose(&file);
+    assert_eq!(code, 0, "healthy again: {:?}", ids(&events));
+    let san = Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+        .arg(dir.path().join("pki/etcd/node3/peer.crt"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&san.stdout).contains("10.77.0.13"));
+    assert!(
+        dir.path().join("pki/backup").is_dir(),
+        "the bad certificate was kept as a backup"
+    );
+}
+
+#[test]
+fn blocked_peer_port_is_diagnosed() {
+    let Some(lab) = common::lab() else { return };
+    let (_dir, file) = cluster_copy(&lab.dir);
+    reset_etcd(&file);
+    deploy_healthy(&file);
+    // A firewall on the path to node3's peer port: this machine forwards the lab bridge.
+    let rule = [
+        "FORWARD",
+        "-d",
+        "10.77.0.13",
+        "-p",
+        "tcp",
+        "--dport",
+        "2380",
+        "-j",
+        "DROP",
+    ];
+    let iptables = |op: &str| {
+        let st = Command::new("iptables")
+            .arg(op)
+            .args(rule)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    iptables("-I");
+    let rule2 = [
+        "FORWARD",
+        "-s",
+        "10.77.0.13",
+        "-p",
+        "tcp",
+        "--dport",
+        "2380",
+        "-j",
+        "DROP",
+    ];
+    Command::new("iptables")
+        .arg("-I")
+        .args(rule2)
+        .status()
+        .unwrap();
+    exec_on(&file, Some("node3"), "systemctl restart --no-block etcd");
+    let events = diagnose_until(&file, 60, |ids| {
+        ids.iter()
+            .any(|(h, id)| h == "node3" && (id == "H3" || id == "E4"))
+    });
+    iptables("-D");
+    Command::new("iptables")
+        .arg("-D")
+        .args(rule2)
+        .status()
+        .unwrap();
+    let found = ids(&events);
+    assert!(
+        found
+            .iter()
+            .any(|(h, id)| h == "node3" && (id == "H3" || id == "E4")),
+        "{found:?}"
+    );
+    // With the path open again the member rejoins.
+    exec_on(&file, Some("node3"), "systemctl restart --no-block etcd");
+    let (code, events) = apply_json(&file, &["--only-stages", "etcd"]);
+    assert_eq!(code, 0, "{:?}", failures(&events));
+}
+
+#[test]
+fn stale_data_dir_is_detected_and_moved_aside_with_consent() {
+    let Some(lab) = common::lab() else { return };
+    let (_dir, file) = cluster_copy(&lab.dir);
+    reset_etcd(&file);
+    deploy_healthy(&file);
+    // node2 gets a real data directory of another cluster (a one-member etcd run briefly).
+    reset_etcd(&file);
+    exec_on(
+        &file,
+        Some("node2"),
+        "mkdir -p /var/lib/etcd && cd /tmp && \
+         (/usr/local/bin/etcd --name other --data-dir /var/lib/etcd \
+           --listen-client-urls http://127.0.0.1:23790 --advertise-client-urls http://127.0.0.1:23790 \
+           --listen-peer-urls http://127.0.0.1:23800 --initial-advertise-peer-urls http://127.0.0.1:23800 \
+           --initial-cluster other=http://127.0.0.1:23800 --initial-cluster-token another-cluster \
+           >/tmp/other-etcd.log 2>&1 & echo $! > /tmp/other-etcd.pid); sleep 3; kill $(cat /tmp/other-etcd.pid); sleep 1; \
+         test -d /var/lib/etcd/member",
+    );
+    let (code, events) = apply_json(&file, &["--only-stages", "etcd"]);
+    assert_eq!(code, 1);
+    let found = ids(&events);
+    assert!(
+        found
+            .iter()
+            .any(|(h, id)| h == "node2" && (id == "E5" || id == "E6")),
+        "{found:?}"
+    );
+    let d = diagnoses(&events)
+        .into_iter()
+        .find(|d| d["host"] == "node2")
+        .unwrap();
+    assert_eq!(d["diagnosis"]["auto_fix"]["destructive"], true);
+
+    // Without consent nothing is moved; with it the data goes aside (kept) and etcd forms.
+    let (code, _) = apply_json(&file, &["--only-stages", "etcd", "--auto-fix"]);
+    assert_eq!(code, 1, "no consent, no wipe");
+    exec_on(&file, Some("node2"), "test -d /var/lib/etcd/member");
+    let (code, events) = apply_json(&file, &["--only-stages", "etcd", "--auto-fix", "--yes"]);
+    assert_eq!(code, 0, "{:?}", failures(&events));
+    exec_on(&file, Some("node2"), "ls -d /var/lib/etcd.kubewiz-backup-*");
+}
+
+#[test]
+fn port_held_by_another_process_is_named() {
+    let Some(lab) = common::lab() else { return };
+    let (_dir, file) = cluster_copy(&lab.dir);
+    reset_etcd(&file);
+    deploy_healthy(&file);
+    reset_etcd(&file);
+    // Another program holds 2379 on node2 (an etcd started by hand, as in the reports).
+    exec_on(
+        &file,
+        Some("node2"),
+        "cd /tmp && (/usr/local/bin/etcd --name squatter --data-dir /tmp/squatter \
+           --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+           --listen-peer-urls http://127.0.0.1:23801 --initial-advertise-peer-urls http://127.0.0.1:23801 \
+           --initial-cluster squatter=http://127.0.0.1:23801 >/tmp/squatter.log 2>&1 & echo $! > /tmp/squatter.pid); sleep 2",
+    );
+    let (code, events) = apply_json(&file, &["--only-stages", "preflight,etcd"]);
+    exec_on(
+        &file,
+        Some("node2"),
+        "kill $(cat /tmp/squatter.pid); rm -rf /tmp/squatter /tmp/squatter.pid",
+    );
+    assert_eq!(code, 1, "preflight stops the run before anything changes");
+    let lines: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "output" && e["host"] == "node2")
+        .map(|e| e["line"].as_str().unwrap())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("port-2379") && l.contains("\"etcd\" (pid")),
+        "{lines:?}"
+    );
+    let found = ids(&events);
+    assert!(
+        found.iter().any(|(h, id)| h == "node2" && id == "E8"),
+        "{found:?}"
+    );
+    assert!(
+        !outcomes(&events)
+            .iter()
+            .any(|(_, s, _)| s.starts_with("etcd/")),
+        "no etcd step ran"
+    );
+}
