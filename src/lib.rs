@@ -16,3 +16,4 @@ pub mod pki;
 pub mod plan;
 pub mod ssh;
 pub mod stages;
+pub mod tui;

@@ -364,6 +364,20 @@ fn cluster_id_mismatch_gives_e6() {
     );
     assert_eq!(id(&d), "E6", "{d:#?}");
     assert!(d.auto_fix.unwrap().destructive);
+
+    // kubewiz's own stale data-dir check, before etcd ever starts.
+    let d = Catalog::builtin().diagnose(
+        "etcd",
+        &ev(
+            "step output",
+            &[
+                "stale etcd data directory /var/lib/etcd/member from another cluster (its marker: none; this cluster: lab-3f9a)",
+                "etcd would refuse it with 'member has already been bootstrapped' or 'cluster ID mismatch'",
+            ],
+        ),
+    );
+    assert_eq!(id(&d), "E6", "{d:#?}");
+    assert_eq!(d.auto_fix.unwrap().action, "wipe-etcd-data");
 }
 
 #[test]

@@ -23,6 +23,16 @@ fn reset_etcd(file: &Path) {
     );
 }
 
+/// Leaves the machines without this test's etcd when the test ends (passed or not), so the
+/// lab's own cluster file can deploy there afterwards.
+struct ResetOnDrop<'a>(&'a Path);
+
+impl Drop for ResetOnDrop<'_> {
+    fn drop(&mut self) {
+        reset_etcd(self.0);
+    }
+}
+
 fn deploy_healthy(file: &Path) {
     let (code, events) = apply_json(file, &["--only-stages", "etcd"]);
     assert_eq!(code, 0, "etcd deploy failed: {:?}", failures(&events));
@@ -73,6 +83,7 @@ fn healthy_cluster_then_a_rerun_changes_nothing() {
     let Some(lab) = common::lab() else { return };
     let (_dir, file) = cluster_copy(&lab.dir);
     reset_etcd(&file);
+    let _reset = ResetOnDrop(&file);
     let (code, events) = apply_json(&file, &["--only-stages", "etcd"]);
     assert_eq!(code, 0, "{:?}", failures(&events));
     // The report step printed the three tables from real etcdctl.
@@ -102,6 +113,7 @@ fn member_cert_without_its_ip_is_diagnosed_and_fixed() {
     let Some(lab) = common::lab() else { return };
     let (dir, file) = cluster_copy(&lab.dir);
     reset_etcd(&file);
+    let _reset = ResetOnDrop(&file);
     deploy_healthy(&file);
 
     // A peer/server certificate for node3 that lacks node3's IP, signed by the real etcd CA,
@@ -173,6 +185,7 @@ fn blocked_peer_port_is_diagnosed() {
     let Some(lab) = common::lab() else { return };
     let (_dir, file) = cluster_copy(&lab.dir);
     reset_etcd(&file);
+    let _reset = ResetOnDrop(&file);
     deploy_healthy(&file);
     // A firewall on the path to node3's peer port: this machine forwards the lab bridge.
     let rule = [
@@ -240,6 +253,7 @@ fn stale_data_dir_is_detected_and_moved_aside_with_consent() {
     let Some(lab) = common::lab() else { return };
     let (_dir, file) = cluster_copy(&lab.dir);
     reset_etcd(&file);
+    let _reset = ResetOnDrop(&file);
     deploy_healthy(&file);
     // node2 gets a real data directory of another cluster (a one-member etcd run briefly).
     reset_etcd(&file);
@@ -283,6 +297,7 @@ fn port_held_by_another_process_is_named() {
     let Some(lab) = common::lab() else { return };
     let (_dir, file) = cluster_copy(&lab.dir);
     reset_etcd(&file);
+    let _reset = ResetOnDrop(&file);
     deploy_healthy(&file);
     reset_etcd(&file);
     // Another program holds 2379 on node2 (an etcd started by hand, as in the reports).

@@ -90,6 +90,8 @@ pub async fn run(args: ApplyArgs) -> Result<ExitCode> {
                 parallel: args.connect.parallel,
                 journal: Some(dir.journal()),
                 rerun_stages: rerun_stages.clone(),
+                // A retried piece leaves the run open: the next full apply resumes.
+                partial: args.step.is_some() || !args.only_hosts.is_empty(),
             },
             show_step: true,
             cancel: cancel.clone(),

@@ -106,6 +106,7 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
             parallel: args.connect.parallel,
             journal: None,
             rerun_stages: vec![],
+            partial: false,
         },
         show_step: false,
         cancel: ctrl_c(),

@@ -1,12 +1,14 @@
 //! Command line (clap). Every command is a thin front end over config → plan → engine → events.
 
 mod apply;
+mod certs;
 mod diagnose;
 mod exec;
 mod plan_cmd;
 mod run;
 pub mod targets;
 mod validate;
+mod wizard;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -40,6 +42,10 @@ enum Command {
     Exec(exec::ExecArgs),
     /// On a live cluster: check a stage's health per host and name the known failure behind it.
     Diagnose(diagnose::DiagnoseArgs),
+    /// The cluster's PKI: list, check against the cluster file, generate.
+    Certs(certs::CertsArgs),
+    /// The interactive wizard and live dashboard (also what `kubewiz` alone opens).
+    Wizard(wizard::WizardArgs),
 }
 
 #[derive(Debug, Args)]
@@ -68,9 +74,9 @@ pub struct ConnectArgs {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let Some(command) = cli.command else {
-        eprintln!("The interactive wizard is not built yet: use validate, plan, apply (kubewiz --help)");
-        return ExitCode::from(2);
+    let command = match cli.command {
+        Some(c) => c,
+        None => Command::Wizard(wizard::WizardArgs::default()),
     };
     let result = match command {
         Command::Validate(a) => validate::run(&a),
@@ -78,6 +84,8 @@ pub fn main() -> ExitCode {
         Command::Apply(a) => runtime().block_on(apply::run(a)),
         Command::Exec(a) => runtime().block_on(exec::run(a)),
         Command::Diagnose(a) => runtime().block_on(diagnose::run(a)),
+        Command::Certs(a) => certs::run(&a),
+        Command::Wizard(a) => runtime().block_on(wizard::run(a)),
     };
     match result {
         Ok(code) => code,

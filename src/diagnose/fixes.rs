@@ -20,20 +20,12 @@ pub struct FixContext<'a> {
     pub pool: &'a HostPool,
 }
 
-/// Whether kubewiz knows how to run `action`.
+/// Whether kubewiz knows how to run `action` (the catalog's list, checked when it loads).
 pub fn known(action: &str) -> bool {
-    ACTIONS.contains(&action)
+    crate::diagnose::catalog::AUTO_FIX_ACTIONS
+        .iter()
+        .any(|(name, _)| *name == action)
 }
-
-const ACTIONS: &[&str] = &[
-    "reissue-etcd-certs",
-    "restart-etcd-together",
-    "wipe-etcd-data",
-    "open-etcd-ports",
-    "sync-clock",
-    "load-br-netfilter",
-    "swap-off",
-];
 
 /// Run the fix `action` for a failure seen on `host`. `destructive_ok` is the user's consent.
 pub async fn apply(

@@ -3,6 +3,16 @@
 //! evidence gathered after a failed step (its output, a journal tail, probe output) into a
 //! [`crate::events::Diagnosis`].
 //!
+//! What the engine does with it, when a step of stage S fails on a host:
+//! 1. gather evidence as (source, line) pairs: the step's output, the unit's
+//!    `journalctl -u <unit> -o cat` tail, and the output of [`Catalog::probes_for`]`(S)` run over
+//!    SSH on that host, each probe's lines with the probe's **name** as source (probe checks only
+//!    look at their own probe's output);
+//! 2. optionally add `clock skew across hosts: <spread>s > 1s` when the spread of `date +%s.%N`
+//!    across hosts exceeds a second (entry H4);
+//! 3. [`Catalog::diagnose`]`(S, &evidence)` and emit the result as an `Event::Diagnosis`;
+//!    `auto_fix.action` names what to run, `destructive` means ask first.
+//!
 //! ```
 //! use kubewiz::diagnose::Catalog;
 //! let evidence = [("journalctl -u etcd", "etcdmain: listen tcp 10.77.0.11:2380: bind: address already in use")];

@@ -26,6 +26,9 @@ pub struct RunOptions {
     pub journal: Option<PathBuf>,
     /// Stages whose journal entries are forgotten, so they run again (`--from-stage`).
     pub rerun_stages: Vec<String>,
+    /// A narrowed plan (one step, some hosts or stages): its success does not complete the
+    /// run in the journal, so the full plan run after it still resumes.
+    pub partial: bool,
 }
 
 impl Default for RunOptions {
@@ -34,6 +37,7 @@ impl Default for RunOptions {
             parallel: 64,
             journal: None,
             rerun_stages: vec![],
+            partial: false,
         }
     }
 }
@@ -173,7 +177,7 @@ pub async fn run(
     if summary.interrupted {
         summary.ok = false;
     }
-    if summary.ok {
+    if summary.ok && !opts.partial {
         if let Some(j) = &journal {
             j.lock().expect("journal lock").mark_complete()?;
         }
@@ -304,10 +308,18 @@ impl HostRun {
                     _ = self.cancel.cancelled() => {}
                 }
             };
-            if let StepOutcome::Failed { last_lines, .. } = &outcome {
+            if let StepOutcome::Failed {
+                last_lines,
+                message,
+                ..
+            } = &outcome
+            {
                 failed = true;
                 if !self.cancel.is_cancelled() {
-                    let d = self.explain(&step.name, last_lines).await;
+                    // The failure message is evidence too (a lost connection, a clock skew).
+                    let mut output = last_lines.clone();
+                    output.push(message.clone());
+                    let d = self.explain(&step.name, &output).await;
                     diagnoses.push((step.name.clone(), host.clone(), d));
                 }
             } else if let Some(j) = &self.journal {

@@ -198,9 +198,11 @@ async fn clock_skew(conn: &Connection, max_skew_ms: u64, emit: &mut Emit<'_>) ->
     );
     emit(OutputStream::Stdout, line);
     if offset.abs() * 1000.0 > max_skew_ms as f64 {
+        // The wording is the failure catalog's H4 signature.
         let mut a = failed(format!(
-            "clock skew {:.1} s is more than {:.1} s: etcd peers reject each other and certificates look \
-             expired or not yet valid; turn on time sync (chrony or systemd-timesyncd) on every host",
+            "clock skew across hosts: {:.1}s > {:.0}s (this host against the machine running \
+             kubewiz, which signs the certificates): etcd peers reject each other and certificates \
+             look expired or not yet valid; turn on time sync (chrony or systemd-timesyncd)",
             offset.abs(),
             max_skew_ms as f64 / 1000.0
         ));

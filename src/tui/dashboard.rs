@@ -1,0 +1,1186 @@
+//! The live deployment dashboard: stages, a host × stage matrix, progress and ETA, the log of
+//! the selected host and step (follow, pause, scroll, search), and the failures the
+//! troubleshooting pane shows. Built from the full plan, then fed the engine's events; drawn by
+//! pure functions over it.
+
+use super::input::{truncate, LineInput};
+use super::logbuf::{LogLine, Ring};
+use super::theme::Theme;
+use crate::events::{Counts, Diagnosis, Event, OutputStream, StageSummary, StepOutcome};
+use crate::plan::Plan;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
+use ratatui::Frame;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// What a run does (shown in the header; decides what follows when it ends).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunKind {
+    /// The whole plan (the journal skips what an interrupted run finished).
+    Full,
+    /// One step again on some hosts, then the full plan continues.
+    Retry {
+        stage: String,
+        step: String,
+        hosts: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepState {
+    /// The host does not run this step.
+    NotHere,
+    Pending,
+    Running {
+        attempt: u32,
+        since_ms: u64,
+    },
+    Retrying {
+        attempt: u32,
+    },
+    Finished {
+        outcome: StepOutcome,
+        duration_ms: u64,
+    },
+}
+
+impl StepState {
+    fn finished(&self) -> bool {
+        matches!(self, StepState::Finished { .. })
+    }
+    fn failed(&self) -> bool {
+        matches!(self, StepState::Finished { outcome, .. } if outcome.is_failure())
+    }
+    fn active(&self) -> bool {
+        matches!(self, StepState::Running { .. } | StepState::Retrying { .. })
+    }
+}
+
+/// A step skipped because the journal has it from an interrupted run counts as done.
+fn journal_skip(outcome: &StepOutcome) -> bool {
+    matches!(outcome, StepOutcome::Skipped { reason } if reason.contains("journal"))
+}
+
+#[derive(Debug, Clone)]
+pub struct StageView {
+    pub name: String,
+    pub steps: Vec<String>,
+    pub started_ms: Option<u64>,
+    pub duration_ms: Option<u64>,
+}
+
+/// A failed step, with what the catalog said about it.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub stage: String,
+    pub step: String,
+    pub host: String,
+    pub exit_status: Option<u32>,
+    pub message: String,
+    pub last_lines: Vec<String>,
+    pub attempt: u32,
+    pub diagnosis: Option<Diagnosis>,
+}
+
+impl Failure {
+    pub fn key(&self) -> String {
+        format!("{}/{}@{}", self.stage, self.step, self.host)
+    }
+    /// Lines of evidence that matched a catalog signature.
+    pub fn matched_lines(&self) -> Vec<&str> {
+        self.diagnosis
+            .iter()
+            .flat_map(|d| &d.evidence)
+            .filter(|e| e.matched)
+            .map(|e| e.line.as_str())
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Pane {
+    pub index: usize,
+    pub confirm_skip: bool,
+    pub confirm_fix: bool,
+    pub scroll: u16,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunEnd {
+    pub ok: bool,
+    pub interrupted: bool,
+    pub counts: Counts,
+    pub duration_ms: u64,
+}
+
+pub struct Dashboard {
+    pub cluster: String,
+    pub stages: Vec<StageView>,
+    pub hosts: Vec<String>,
+    host_idx: HashMap<String, usize>,
+    stage_idx: HashMap<String, usize>,
+    /// `[stage][host][step]`.
+    pub cells: Vec<Vec<Vec<StepState>>>,
+    logs: HashMap<(usize, usize, usize), Ring>,
+    /// Per host: the step it started last (stage, step).
+    last_started: Vec<Option<(usize, usize)>>,
+    pending_diagnoses: HashMap<String, Diagnosis>,
+    pub now_ms: u64,
+    pub run_started_ms: Option<u64>,
+    pub running: bool,
+    pub stopping: bool,
+    pub resumed: bool,
+    pub kind: RunKind,
+    pub end: Option<RunEnd>,
+    // Selection and log view.
+    pub sel_host: usize,
+    pub sel_stage: usize,
+    pub sel_step: usize,
+    pub follow: bool,
+    pub live: bool,
+    pub view_end: u64,
+    pub search: Option<LineInput>,
+    pub query: Option<String>,
+    pub failures: Vec<Failure>,
+    pub pane: Option<Pane>,
+    pub full_log: Option<u64>,
+    pub notice: Option<(bool, String)>,
+    pub warnings: Vec<String>,
+    pub log_file: Option<PathBuf>,
+    /// Lines of output received in total.
+    pub lines_total: u64,
+}
+
+impl Dashboard {
+    pub fn new(plan: &Plan) -> Dashboard {
+        let summaries: Vec<StageSummary> = plan
+            .stages
+            .iter()
+            .map(|s| {
+                let mut steps: Vec<String> = vec![];
+                for h in &s.hosts {
+                    for st in &h.steps {
+                        if !steps.contains(&st.name) {
+                            steps.push(st.name.clone());
+                        }
+                    }
+                }
+                StageSummary {
+                    name: s.name.clone(),
+                    steps,
+                    hosts: s.hosts.iter().map(|h| h.host.clone()).collect(),
+                }
+            })
+            .collect();
+        let runs = |stage: &str, host: &str, step: &str| {
+            plan.stages.iter().any(|s| {
+                s.name == stage
+                    && s.hosts
+                        .iter()
+                        .any(|h| h.host == host && h.steps.iter().any(|x| x.name == step))
+            })
+        };
+        Dashboard::build(&plan.cluster, &summaries, &runs)
+    }
+
+    /// From the stages as `PlanStarted` announces them (every listed host runs every step).
+    pub fn from_summaries(cluster: &str, stages: &[StageSummary]) -> Dashboard {
+        let runs = |stage: &str, host: &str, _step: &str| {
+            stages
+                .iter()
+                .any(|s| s.name == stage && s.hosts.iter().any(|h| h == host))
+        };
+        Dashboard::build(cluster, stages, &runs)
+    }
+
+    fn build(
+        cluster: &str,
+        summaries: &[StageSummary],
+        runs: &dyn Fn(&str, &str, &str) -> bool,
+    ) -> Dashboard {
+        let mut hosts: Vec<String> = vec![];
+        for s in summaries {
+            for h in &s.hosts {
+                if !hosts.contains(h) {
+                    hosts.push(h.clone());
+                }
+            }
+        }
+        let host_idx = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.clone(), i))
+            .collect();
+        let mut stages = vec![];
+        let mut cells = vec![];
+        for s in summaries {
+            let grid = hosts
+                .iter()
+                .map(|host| {
+                    s.steps
+                        .iter()
+                        .map(|step| {
+                            if runs(&s.name, host, step) {
+                                StepState::Pending
+                            } else {
+                                StepState::NotHere
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            cells.push(grid);
+            stages.push(StageView {
+                name: s.name.clone(),
+                steps: s.steps.clone(),
+                started_ms: None,
+                duration_ms: None,
+            });
+        }
+        let stage_idx = stages
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
+        Dashboard {
+            cluster: cluster.to_string(),
+            last_started: vec![None; hosts.len()],
+            stages,
+            hosts,
+            host_idx,
+            stage_idx,
+            cells,
+            logs: HashMap::new(),
+            pending_diagnoses: HashMap::new(),
+            now_ms: 0,
+            run_started_ms: None,
+            running: false,
+            stopping: false,
+            resumed: false,
+            kind: RunKind::Full,
+            end: None,
+            sel_host: 0,
+            sel_stage: 0,
+            sel_step: 0,
+            follow: true,
+            live: true,
+            view_end: 0,
+            search: None,
+            query: None,
+            failures: vec![],
+            pane: None,
+            full_log: None,
+            notice: None,
+            warnings: vec![],
+            log_file: None,
+            lines_total: 0,
+        }
+    }
+
+    /// A run is about to start.
+    pub fn run_starting(&mut self, kind: RunKind) {
+        self.kind = kind;
+        self.running = true;
+        self.stopping = false;
+        self.end = None;
+        self.pane = None;
+        self.notice = None;
+    }
+
+    fn idx(&self, stage: &str, step: &str, host: &str) -> Option<(usize, usize, usize)> {
+        let s = *self.stage_idx.get(stage)?;
+        let h = *self.host_idx.get(host)?;
+        let k = self.stages[s].steps.iter().position(|x| x == step)?;
+        Some((s, h, k))
+    }
+
+    pub fn ring(&self, s: usize, h: usize, k: usize) -> Option<&Ring> {
+        self.logs.get(&(s, h, k))
+    }
+
+    fn push_line(&mut self, key: (usize, usize, usize), stderr: bool, text: String) {
+        self.logs
+            .entry(key)
+            .or_default()
+            .push(LogLine { stderr, text });
+    }
+
+    pub fn on_event(&mut self, ev: Event) {
+        match ev {
+            Event::PlanStarted {
+                stages, resumed, ..
+            } => {
+                self.running = true;
+                self.resumed = resumed;
+                if self.kind == RunKind::Full || self.run_started_ms.is_none() {
+                    self.run_started_ms = Some(self.now_ms);
+                }
+                // Steps of this run that are not done go back to pending.
+                for st in &stages {
+                    for host in &st.hosts {
+                        for step in &st.steps {
+                            if let Some((s, h, k)) = self.idx(&st.name, step, host) {
+                                let c = &mut self.cells[s][h][k];
+                                let keep = matches!(c, StepState::NotHere)
+                                    || matches!(c, StepState::Finished { outcome, .. } if !outcome.is_failure() && !matches!(outcome, StepOutcome::Skipped { .. }));
+                                if !keep {
+                                    *c = StepState::Pending;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Event::StageStarted { stage } => {
+                if let Some(&s) = self.stage_idx.get(&stage) {
+                    self.stages[s].started_ms = Some(self.now_ms);
+                    self.stages[s].duration_ms = None;
+                }
+            }
+            Event::StepStarted {
+                stage,
+                step,
+                host,
+                attempt,
+            } => {
+                let Some((s, h, k)) = self.idx(&stage, &step, &host) else {
+                    return;
+                };
+                let key = format!("{stage}/{step}@{host}");
+                self.failures.retain(|f| f.key() != key);
+                if let Some(p) = &mut self.pane {
+                    p.index = p.index.min(self.failures.len().saturating_sub(1));
+                }
+                if self.failures.is_empty() {
+                    self.pane = None;
+                }
+                if self.logs.get(&(s, h, k)).is_some_and(|r| !r.is_empty()) {
+                    self.push_line((s, h, k), false, format!("──── attempt {attempt} ────"));
+                }
+                self.cells[s][h][k] = StepState::Running {
+                    attempt,
+                    since_ms: self.now_ms,
+                };
+                self.last_started[h] = Some((s, k));
+                // Following: stay on the selected host while it works, else go where the
+                // action is.
+                let sel_busy = h != self.sel_host
+                    && self.cells.iter().any(|st| {
+                        st.get(self.sel_host)
+                            .is_some_and(|row| row.iter().any(|c| c.active()))
+                    });
+                if self.follow && !sel_busy {
+                    self.sel_host = h;
+                    self.sel_stage = s;
+                    self.sel_step = k;
+                    self.live = true;
+                }
+            }
+            Event::Output {
+                stage,
+                step,
+                host,
+                stream,
+                line,
+            } => {
+                self.lines_total += 1;
+                if let Some(key) = self.idx(&stage, &step, &host) {
+                    self.push_line(key, stream == OutputStream::Stderr, line);
+                }
+            }
+            Event::StepRetrying {
+                stage,
+                step,
+                host,
+                attempt,
+                delay_ms,
+                reason,
+            } => {
+                if let Some((s, h, k)) = self.idx(&stage, &step, &host) {
+                    self.cells[s][h][k] = StepState::Retrying { attempt };
+                    self.push_line(
+                        (s, h, k),
+                        true,
+                        format!("retrying in {}: {reason}", fmt_ms(delay_ms)),
+                    );
+                }
+            }
+            Event::StepFinished {
+                stage,
+                step,
+                host,
+                outcome,
+                duration_ms,
+                attempt,
+            } => {
+                let Some((s, h, k)) = self.idx(&stage, &step, &host) else {
+                    return;
+                };
+                let cell = &mut self.cells[s][h][k];
+                if journal_skip(&outcome) && cell.finished() && !cell.failed() {
+                    return; // done before; keep what it was
+                }
+                if let StepOutcome::Failed {
+                    exit_status,
+                    message,
+                    last_lines,
+                } = &outcome
+                {
+                    let key = format!("{stage}/{step}@{host}");
+                    self.failures.retain(|f| f.key() != key);
+                    self.failures.push(Failure {
+                        diagnosis: self.pending_diagnoses.remove(&key),
+                        stage: stage.clone(),
+                        step: step.clone(),
+                        host: host.clone(),
+                        exit_status: *exit_status,
+                        message: message.clone(),
+                        last_lines: last_lines.clone(),
+                        attempt,
+                    });
+                    if self.pane.is_none() {
+                        self.pane = Some(Pane {
+                            index: self.failures.len() - 1,
+                            ..Pane::default()
+                        });
+                        // Show the failed step's log behind the pane.
+                        self.sel_host = h;
+                        self.sel_stage = s;
+                        self.sel_step = k;
+                        self.follow = false;
+                        self.live = true;
+                    }
+                }
+                self.cells[s][h][k] = StepState::Finished {
+                    outcome,
+                    duration_ms,
+                };
+            }
+            Event::StageFinished {
+                stage, duration_ms, ..
+            } => {
+                if let Some(&s) = self.stage_idx.get(&stage) {
+                    self.stages[s].duration_ms = Some(duration_ms);
+                }
+            }
+            Event::Diagnosis {
+                stage,
+                step,
+                host,
+                diagnosis,
+            } => {
+                let key = format!("{stage}/{step}@{host}");
+                match self.failures.iter_mut().find(|f| f.key() == key) {
+                    Some(f) => f.diagnosis = Some(diagnosis),
+                    None => {
+                        self.pending_diagnoses.insert(key, diagnosis);
+                    }
+                }
+            }
+            Event::PlanFinished {
+                ok,
+                interrupted,
+                counts,
+                duration_ms,
+            } => {
+                self.running = false;
+                self.end = Some(RunEnd {
+                    ok,
+                    interrupted,
+                    counts,
+                    duration_ms,
+                });
+                for stage in &mut self.cells {
+                    for host in stage {
+                        for c in host {
+                            if c.active() {
+                                *c = StepState::Pending;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ figures
+
+    /// (finished, total) steps over the whole plan.
+    pub fn progress(&self) -> (usize, usize) {
+        let mut done = 0;
+        let mut total = 0;
+        for stage in &self.cells {
+            for host in stage {
+                for c in host {
+                    if *c != StepState::NotHere {
+                        total += 1;
+                        if c.finished() && !c.failed() {
+                            done += 1;
+                        }
+                    }
+                }
+            }
+        }
+        (done, total)
+    }
+
+    pub fn elapsed_ms(&self) -> u64 {
+        match (&self.end, self.run_started_ms) {
+            (Some(e), _) if !self.running => e.duration_ms,
+            (_, Some(start)) => self.now_ms.saturating_sub(start),
+            _ => 0,
+        }
+    }
+
+    /// Time left, from the pace so far.
+    pub fn eta_ms(&self) -> Option<u64> {
+        let (done, total) = self.progress();
+        if !self.running || done == 0 || done >= total {
+            return None;
+        }
+        let per = self.elapsed_ms() as f64 / done as f64;
+        Some((per * (total - done) as f64) as u64)
+    }
+
+    pub fn stage_counts(&self, s: usize) -> (usize, usize, Counts) {
+        let mut counts = Counts::default();
+        let mut done = 0;
+        let mut total = 0;
+        for host in &self.cells[s] {
+            for c in host {
+                if *c == StepState::NotHere {
+                    continue;
+                }
+                total += 1;
+                if let StepState::Finished { outcome, .. } = c {
+                    counts.add(outcome);
+                    if !outcome.is_failure() {
+                        done += 1;
+                    }
+                }
+            }
+        }
+        (done, total, counts)
+    }
+
+    pub fn stage_state(&self, s: usize) -> &'static str {
+        let (done, total, counts) = self.stage_counts(s);
+        let active = self.cells[s].iter().flatten().any(|c| c.active());
+        if counts.failed > 0 {
+            "failed"
+        } else if total > 0 && done == total {
+            "done"
+        } else if active {
+            "running"
+        } else {
+            "pending"
+        }
+    }
+
+    // ------------------------------------------------------------------ selection
+
+    pub fn select_host(&mut self, h: usize) {
+        self.sel_host = h.min(self.hosts.len().saturating_sub(1));
+        if self.follow {
+            if let Some((s, k)) = self.last_started.get(self.sel_host).copied().flatten() {
+                self.sel_stage = s;
+                self.sel_step = k;
+            }
+        }
+        self.live = true;
+    }
+
+    pub fn select_stage(&mut self, s: usize) {
+        self.sel_stage = s.min(self.stages.len().saturating_sub(1));
+        self.sel_step = self.sel_step.min(
+            self.stages
+                .get(self.sel_stage)
+                .map(|s| s.steps.len().saturating_sub(1))
+                .unwrap_or(0),
+        );
+        self.follow = false;
+        self.live = true;
+    }
+
+    pub fn select_step(&mut self, delta: isize) {
+        let n = self
+            .stages
+            .get(self.sel_stage)
+            .map(|s| s.steps.len())
+            .unwrap_or(0);
+        if n == 0 {
+            return;
+        }
+        self.sel_step = (self.sel_step as isize + delta).rem_euclid(n as isize) as usize;
+        self.follow = false;
+        self.live = true;
+    }
+
+    pub fn selected_ring(&self) -> Option<&Ring> {
+        self.ring(self.sel_stage, self.sel_host, self.sel_step)
+    }
+
+    pub fn selected_label(&self) -> String {
+        let host = self.hosts.get(self.sel_host).cloned().unwrap_or_default();
+        let stage = self.stages.get(self.sel_stage);
+        let step = stage
+            .and_then(|s| s.steps.get(self.sel_step))
+            .cloned()
+            .unwrap_or_default();
+        format!(
+            "{host} · {}/{step}",
+            stage.map(|s| s.name.as_str()).unwrap_or("")
+        )
+    }
+
+    /// Pause (or resume) the live view.
+    pub fn toggle_pause(&mut self) {
+        if self.live {
+            self.view_end = self.selected_ring().map(|r| r.end_seq()).unwrap_or(0);
+            self.live = false;
+        } else {
+            self.live = true;
+        }
+    }
+
+    pub fn scroll(&mut self, lines: i64) {
+        let Some(r) = self.selected_ring() else {
+            return;
+        };
+        let (first, end) = (r.first_seq(), r.end_seq());
+        let cur = if self.live { end } else { self.view_end };
+        let next = (cur as i64 + lines).clamp(first as i64, end as i64) as u64;
+        if next >= end && lines > 0 {
+            self.live = true;
+        } else {
+            self.live = false;
+            self.view_end = next;
+        }
+    }
+
+    /// Jump to the previous (older, `back`) or next match of the query.
+    pub fn jump_match(&mut self, back: bool, height: u64) {
+        let Some(q) = self.query.clone() else { return };
+        let Some(r) = self.selected_ring() else {
+            return;
+        };
+        let matches = r.find(&q.to_lowercase());
+        let ring_end = r.end_seq();
+        if matches.is_empty() {
+            self.notice = Some((true, format!("no line matches {q:?}")));
+            return;
+        }
+        let end = if self.live { ring_end } else { self.view_end };
+        // The line shown in the middle of the view.
+        let mid = end.saturating_sub(height / 2 + 1);
+        let target = if back {
+            matches.iter().rev().find(|&&m| m < mid).or(matches.last())
+        } else {
+            matches.iter().find(|&&m| m > mid).or(matches.first())
+        };
+        if let Some(&m) = target {
+            self.live = false;
+            self.view_end = (m + height / 2 + 1).min(ring_end);
+            self.notice = Some((
+                false,
+                format!(
+                    "match {} of {}",
+                    matches.iter().position(|x| *x == m).unwrap_or(0) + 1,
+                    matches.len()
+                ),
+            ));
+        }
+    }
+
+    pub fn open_failure(&mut self, i: usize) {
+        if let Some(f) = self.failures.get(i) {
+            if let Some((s, h, k)) = self.idx(&f.stage.clone(), &f.step.clone(), &f.host.clone()) {
+                self.sel_stage = s;
+                self.sel_host = h;
+                self.sel_step = k;
+                self.follow = false;
+                self.live = true;
+            }
+            self.pane = Some(Pane {
+                index: i,
+                ..Pane::default()
+            });
+        }
+    }
+
+    pub fn current_failure(&self) -> Option<&Failure> {
+        self.pane.as_ref().and_then(|p| self.failures.get(p.index))
+    }
+
+    /// Every kept line of one host, in plan order, with a header per step.
+    pub fn host_log(&self, h: usize) -> Vec<(Option<String>, Option<&LogLine>)> {
+        let mut out = vec![];
+        for (s, st) in self.stages.iter().enumerate() {
+            for (k, name) in st.steps.iter().enumerate() {
+                if let Some(r) = self.ring(s, h, k) {
+                    let dropped = if r.dropped() > 0 {
+                        format!(" ({} older lines in the log file)", r.dropped())
+                    } else {
+                        String::new()
+                    };
+                    out.push((Some(format!("── {}/{name}{dropped}", st.name)), None));
+                    out.extend(r.iter().map(|(_, l)| (None, Some(l))));
+                }
+            }
+        }
+        out
+    }
+
+    // ------------------------------------------------------------------ drawing
+
+    pub fn draw(&self, f: &mut Frame, area: Rect, theme: &Theme) {
+        let [header, gauge, top, log, footer] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Length(
+                (self.hosts.len().max(self.stages.len()) as u16 + 3).min(area.height / 2),
+            ),
+            Constraint::Min(5),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        self.draw_header(f, header, theme);
+        self.draw_gauge(f, gauge, theme);
+        let [stages_a, matrix_a] =
+            Layout::horizontal([Constraint::Length(54), Constraint::Min(20)]).areas(top);
+        self.draw_stages(f, stages_a, theme);
+        self.draw_matrix(f, matrix_a, theme);
+        if let Some(scroll) = self.full_log {
+            self.draw_full_log(f, log.union(top), theme, scroll);
+        } else {
+            self.draw_log(f, log, theme);
+        }
+        self.draw_footer(f, footer, theme);
+        if self.pane.is_some() && self.full_log.is_none() {
+            super::trouble::draw(self, f, top.union(log), theme);
+        }
+    }
+
+    fn draw_header(&self, f: &mut Frame, area: Rect, theme: &Theme) {
+        let state = if self.stopping {
+            Span::styled("stopping after the running steps…", theme.warn())
+        } else if self.running {
+            match &self.kind {
+                RunKind::Full if self.resumed => {
+                    Span::styled("resuming the interrupted run", theme.running())
+                }
+                RunKind::Full => Span::styled("deploying", theme.running()),
+                RunKind::Retry { stage, step, hosts } => Span::styled(
+                    format!("retrying {stage}/{step} on {}", hosts.join(", ")),
+                    theme.running(),
+                ),
+            }
+        } else {
+            match &self.end {
+                Some(e) if e.ok && matches!(self.kind, RunKind::Full) => {
+                    Span::styled("✓ deployment finished", theme.ok())
+                }
+                Some(e) if e.ok => Span::styled("✓ retry succeeded", theme.ok()),
+                Some(e) if e.interrupted => Span::styled(
+                    "interrupted: the journal keeps what was done; reopen to resume",
+                    theme.warn(),
+                ),
+                Some(_) => Span::styled("✗ deployment stopped on a failure", theme.err()),
+                None => Span::styled("starting…", theme.dim()),
+            }
+        };
+        let mut spans = vec![
+            Span::styled(" kubewiz ", theme.title()),
+            Span::styled(format!("· {} · ", self.cluster), theme.base()),
+            state,
+        ];
+        if !self.warnings.is_empty() {
+            spans.push(Span::styled(
+                format!("  ⚠ {}", self.warnings.join("; ")),
+                theme.warn(),
+            ));
+        }
+        f.render_widget(Paragraph::new(Line::from(spans)), area);
+    }
+
+    fn draw_gauge(&self, f: &mut Frame, area: Rect, theme: &Theme) {
+        let (done, total) = self.progress();
+        let ratio = if total == 0 {
+            0.0
+        } else {
+            done as f64 / total as f64
+        };
+        let eta = match self.eta_ms() {
+            Some(ms) => format!("ETA {}", fmt_clock(ms)),
+            None if self.running => "ETA —".into(),
+            None => String::new(),
+        };
+        let label = format!(
+            "{done}/{total} steps · {:.0}% · {} {eta}",
+            ratio * 100.0,
+            fmt_clock(self.elapsed_ms())
+        );
+        let style = if self.failures.is_empty() {
+            theme.ok()
+        } else {
+            theme.err()
+        };
+        // The figures beside the bar, not on it: readable whatever the bar's colour.
+        let label = format!(" {label}");
+        let [bar, text] = Layout::horizontal([
+            Constraint::Min(10),
+            Constraint::Length(label.chars().count() as u16 + 1),
+        ])
+        .areas(area);
+        let bar = Rect {
+            x: bar.x + 1,
+            width: bar.width.saturating_sub(1),
+            ..bar
+        };
+        let w = bar.width as usize;
+        let filled = ((ratio.clamp(0.0, 1.0) * w as f64).round() as usize).min(w);
+        let (fill, rest) = ("█", "░");
+        f.render_widget(
+            Paragraph::new(Line::from(vec![
+                Span::styled(fill.repeat(filled), style),
+                Span::styled(rest.repeat(w - filled), theme.border()),
+            ])),
+            bar,
+        );
+        f.render_widget(Paragraph::new(Span::styled(label, theme.title())), text);
+    }
+
+    fn draw_stages(&self, f: &mut Frame, area: Rect, theme: &Theme) {
+        let rows: Vec<Row> = self
+            .stages
+            .iter()
+            .enumerate()
+            .map(|(s, st)| {
+                let (done, total, counts) = self.stage_counts(s);
+                let state = self.stage_state(s);
+                let (mark, style) = match state {
+                    "done" => ("✓", theme.ok()),
+                    "failed" => ("✗", theme.err()),
+                    "running" => ("▶", theme.running()),
+                    _ => ("·", theme.dim()),
+                };
+                let dur = match (st.duration_ms, st.started_ms) {
+                    (Some(d), _) => fmt_ms(d),
+                    (None, Some(start)) if state == "running" => {
+                        fmt_ms(self.now_ms.saturating_sub(start))
+                    }
+                    _ => String::new(),
+                };
+                let tally = if counts.failed > 0 {
+                    format!("{} failed", counts.failed)
+                } else if counts.total() > 0 {
+                    format!("{} changed", counts.changed)
+                } else {
+                    String::new()
+                };
+                let sel = s == self.sel_stage;
+                Row::new(vec![
+                    Span::styled(
+                        format!("{mark} {}", st.name),
+                        if sel { theme.title() } else { style },
+                    ),
+                    Span::styled(state.to_string(), style),
+                    Span::raw(format!("{done}/{total}")),
+                    Span::raw(dur),
+                    Span::styled(tally, theme.dim()),
+                ])
+            })
+            .collect();
+        f.render_widget(
+            Table::new(
+                rows,
+                [
+                    Constraint::Length(13),
+                    Constraint::Length(8),
+                    Constraint::Length(6),
+                    Constraint::Length(6),
+                    Constraint::Min(10),
+                ],
+            )
+            .header(
+                Row::new(vec!["Stage", "State", "Steps", "Time", "Result"]).style(theme.title()),
+            )
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(theme.border())
+                    .title(Span::styled(" Stages ", theme.title())),
+            ),
+            area,
+        );
+    }
+
+    fn draw_matrix(&self, f: &mut Frame, area: Rect, theme: &Theme) {
+        let mut header = vec![Span::styled("Host", theme.title())];
+        for st in &self.stages {
+            header.push(Span::styled(st.name.clone(), theme.title()));
+        }
+        let rows: Vec<Row> = self
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(h, name)| {
+                let mut cells = vec![Span::styled(
+                    format!("{} {name}", if h == self.sel_host { "▸" } else { " " }),
+                    if h == self.sel_host {
+                        theme.title()
+                    } else {
+                        theme.base()
+                    },
+                )];
+                for s in 0..self.stages.len() {
+                    let row = &self.cells[s][h];
+                    let total = row.iter().filter(|c| **c != StepState::NotHere).count();
+                    let done = row.iter().filter(|c| c.finished() && !c.failed()).count();
+                    let failed = row.iter().position(|c| c.failed());
+                    let active = row.iter().position(|c| c.active());
+                    let (text, style) = if total == 0 {
+                        ("—".to_string(), theme.dim())
+                    } else if let Some(k) = failed {
+                        (
+                            format!("✗ {done}/{total} {}", self.stages[s].steps[k]),
+                            theme.err(),
+                        )
+                    } else if let Some(k) = active {
+                        (
+                            format!("▶ {done}/{total} {}", self.stages[s].steps[k]),
+                            theme.running(),
+                        )
+                    } else if done == total {
+                        (format!("✓ {done}/{total}"), theme.ok())
+                    } else {
+                        (format!("· {done}/{total}"), theme.dim())
+                    };
+                    let style = if h == self.sel_host && s == self.sel_stage {
+                        theme.selected()
+                    } else {
+                        style
+                    };
+                    cells.push(Span::styled(text, style));
+                }
+                Row::new(cells)
+            })
+            .collect();
+        let mut widths = vec![Constraint::Length(12)];
+        widths.extend(self.stages.iter().map(|_| Constraint::Fill(1)));
+        f.render_widget(
+            Table::new(rows, widths).header(Row::new(header)).block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(theme.border())
+                    .title(Span::styled(" Hosts × stages ", theme.title())),
+            ),
+            area,
+        );
+    }
+
+    fn draw_log(&self, f: &mut Frame, area: Rect, theme: &Theme) {
+        let state = if self.live { "live" } else { "paused" };
+        let follow = if self.follow { ", following" } else { "" };
+        let step_state = self
+            .cells
+            .get(self.sel_stage)
+            .and_then(|s| s.get(self.sel_host))
+            .and_then(|h| h.get(self.sel_step));
+        let st_label = match step_state {
+            Some(StepState::Finished {
+                outcome,
+                duration_ms,
+            }) => {
+                format!(" — {} in {}", outcome.label(), fmt_ms(*duration_ms))
+            }
+            Some(StepState::Running { attempt, since_ms }) => format!(
+                " — running {}{}",
+                fmt_ms(self.now_ms.saturating_sub(*since_ms)),
+                if *attempt > 1 {
+                    format!(" (attempt {attempt})")
+                } else {
+                    String::new()
+                }
+            ),
+            Some(StepState::Retrying { attempt }) => format!(" — retrying (attempt {attempt})"),
+            Some(StepState::Pending) => " — pending".into(),
+            Some(StepState::NotHere) => " — not on this host".into(),
+            None => String::new(),
+        };
+        let title = format!(
+            " Log: {}{st_label} ({state}{follow}) ",
+            self.selected_label()
+        );
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(theme.border_focus())
+            .title(Span::styled(title, theme.title()));
+        let inner = block.inner(area);
+        f.render_widget(block, area);
+        let height = inner.height as usize;
+        let Some(ring) = self.selected_ring() else {
+            f.render_widget(
+                Paragraph::new(Span::styled("no output yet", theme.dim())),
+                inner,
+            );
+            return;
+        };
+        let end = if self.live {
+            ring.end_seq()
+        } else {
+            self.view_end
+        };
+        let q = self.query.as_ref().map(|q| q.to_lowercase());
+        let evidence: Vec<&str> = self
+            .failures
+            .iter()
+            .filter(|f| {
+                Some(f.host.as_str()) == self.hosts.get(self.sel_host).map(|s| s.as_str())
+                    && f.stage == self.stages[self.sel_stage].name
+                    && f.step == self.stages[self.sel_stage].steps[self.sel_step]
+            })
+            .flat_map(|f| f.matched_lines())
+            .collect();
+        let width = inner.width as usize;
+        let lines: Vec<Line> = ring
+            .window(end, height)
+            .map(|(_, l)| {
+                let text = truncate(&l.text, width);
+                let is_evidence = evidence.iter().any(|e| {
+                    l.text.contains(e) || e.contains(l.text.as_str()) && !l.text.is_empty()
+                });
+                let is_match = q
+                    .as_ref()
+                    .is_some_and(|q| !q.is_empty() && l.text.to_lowercase().contains(q));
+                let style = if is_evidence || is_match {
+                    theme.highlight()
+                } else if l.stderr {
+                    theme.warn()
+                } else if l.text.starts_with("────") {
+                    theme.dim()
+                } else {
+                    Style::default()
+                };
+                Line::from(Span::styled(text, style))
+            })
+            .collect();
+        f.render_widget(Paragraph::new(lines), inner);
+    }
+
+    fn draw_full_log(&self, f: &mut Frame, area: Rect, theme: &Theme, scroll: u64) {
+        let host = self.hosts.get(self.sel_host).cloned().unwrap_or_default();
+        let file = self
+            .log_file
+            .as_ref()
+            .map(|p| format!(" — every line is also in {}", p.display()))
+            .unwrap_or_default();
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(theme.border_focus())
+            .title(Span::styled(
+                format!(" Full log of {host}{file} (Esc: close) "),
+                theme.title(),
+            ));
+        let inner = block.inner(area);
+        f.render_widget(block, area);
+        let all = self.host_log(self.sel_host);
+        let h = inner.height as usize;
+        let max_start = all.len().saturating_sub(h);
+        let start = max_start.saturating_sub(scroll as usize);
+        let width = inner.width as usize;
+        let lines: Vec<Line> = all
+            .iter()
+            .skip(start)
+            .take(h)
+            .map(|(hdr, l)| match (hdr, l) {
+                (Some(hdr), _) => Line::from(Span::styled(truncate(hdr, width), theme.accent())),
+                (None, Some(l)) => Line::from(Span::styled(
+                    truncate(&l.text, width),
+                    if l.stderr {
+                        theme.warn()
+                    } else {
+                        Style::default()
+                    },
+                )),
+                _ => Line::from(""),
+            })
+            .collect();
+        f.render_widget(Paragraph::new(lines), inner);
+    }
+
+    fn draw_footer(&self, f: &mut Frame, area: Rect, theme: &Theme) {
+        if let Some(input) = &self.search {
+            let mut spans = vec![Span::styled(" search: ", theme.key())];
+            spans.extend(input.spans(40, true, theme));
+            spans.push(Span::styled("  Enter: find  Esc: cancel", theme.dim()));
+            f.render_widget(Paragraph::new(Line::from(spans)), area);
+            return;
+        }
+        if let Some((is_err, msg)) = &self.notice {
+            f.render_widget(
+                Paragraph::new(Span::styled(
+                    format!(" {msg}"),
+                    if *is_err { theme.err() } else { theme.ok() },
+                )),
+                area,
+            );
+            return;
+        }
+        let keys: &[(&str, &str)] = if self.full_log.is_some() {
+            &[
+                ("↑↓ PgUp PgDn", "scroll"),
+                ("Home/End", "top/bottom"),
+                ("Esc", "close"),
+            ]
+        } else {
+            &[
+                ("↑↓", "host"),
+                ("←→", "stage"),
+                ("[ ]", "step"),
+                ("f", "follow"),
+                ("space", "pause"),
+                ("PgUp/Dn", "scroll"),
+                ("/", "search"),
+                ("t", "trouble"),
+                ("l", "full log"),
+                ("?", "help"),
+                ("q", "quit"),
+            ]
+        };
+        f.render_widget(Paragraph::new(key_line(keys, theme)), area);
+    }
+}
+
+pub fn key_line(keys: &[(&str, &str)], theme: &Theme) -> Line<'static> {
+    let mut spans = vec![Span::raw(" ")];
+    for (k, v) in keys {
+        spans.push(Span::styled(k.to_string(), theme.key()));
+        spans.push(Span::styled(format!(" {v}  "), theme.dim()));
+    }
+    Line::from(spans)
+}
+
+/// `850ms`, `2.1s`, `1m05s`.
+pub fn fmt_ms(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60)
+    }
+}
+
+/// `0:07`, `12:30`.
+pub fn fmt_clock(ms: u64) -> String {
+    let s = ms / 1000;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}

@@ -1,0 +1,688 @@
+//! Render tests of every TUI screen on ratatui's TestBackend, snapshotted with insta (gitui's
+//! way). Deterministic: the clock is injected, paths are relative, events are a recorded
+//! sequence (the shape of a real prep + etcd run, with a Diagnosis E1 on a failure).
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use kubewiz::config::{self, ClusterSpec};
+use kubewiz::events::{
+    AutoFix, Counts, Diagnosis, Event, Evidence, OutputStream, StageSummary, StepOutcome,
+};
+use kubewiz::tui::theme::Theme;
+use kubewiz::tui::wizard::{self, HostCheck, Step, Wizard};
+use kubewiz::tui::{App, Mode};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+const W: u16 = 120;
+const H: u16 = 40;
+
+fn render(app: &mut App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| app.draw(f)).unwrap();
+    format!("{}", t.backend())
+}
+
+fn key(c: KeyCode) -> KeyEvent {
+    KeyEvent::new(c, KeyModifiers::NONE)
+}
+
+fn ctrl(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
+fn typed(app: &mut App, s: &str) {
+    for c in s.chars() {
+        app.on_key(key(KeyCode::Char(c)));
+    }
+}
+
+/// The lab's cluster, with agent auth (a key file would be checked on disk).
+fn lab_spec() -> ClusterSpec {
+    config::parse_str(
+        r#"
+name: lab
+defaults: { user: kube, sudo: true, auth: { method: agent } }
+hosts:
+  - { name: node1, address: 10.77.0.11, roles: [etcd, master, node] }
+  - { name: node2, address: 10.77.0.12, roles: [etcd, node] }
+  - { name: node3, address: 10.77.0.13, roles: [etcd, node] }
+network: { pod_cidr: 10.244.0.0/16, service_cidr: 10.96.0.0/12 }
+"#,
+    )
+    .unwrap()
+}
+
+fn wizard_app(step: Step) -> App {
+    let mut app = App::new(Theme::COLOR);
+    let mut w = Wizard::open("clusters/lab/cluster.yaml".into(), lab_spec());
+    w.checks = vec![
+        HostCheck::Ok("logged in as kube, sudo works (root)".into()),
+        HostCheck::UnknownKey {
+            key_type: "ssh-ed25519".into(),
+            fingerprint: "SHA256:q0Lr3sKpJ5m6bS3O1x2vY8fPzv8k2C0Tn7rj0aM6c1E".into(),
+        },
+        HostCheck::Untested,
+    ];
+    w.selected_host = 1;
+    let mut fx = vec![];
+    w.go(step, &mut fx);
+    app.wizard = w;
+    app
+}
+
+#[test]
+fn welcome() {
+    let mut app = App::new(Theme::COLOR);
+    // Typing the name updates the default cluster file.
+    app.on_key(key(KeyCode::Down));
+    for _ in 0..9 {
+        app.on_key(key(KeyCode::Backspace));
+    }
+    typed(&mut app, "lab");
+    insta::assert_snapshot!("welcome", render(&mut app, W, H));
+    assert_eq!(
+        app.wizard.welcome.value("file"),
+        "./clusters/lab/cluster.yaml"
+    );
+}
+
+#[test]
+fn welcome_invalid_name() {
+    let mut app = App::new(Theme::COLOR);
+    app.on_key(key(KeyCode::Down));
+    typed(&mut app, "_X");
+    insta::assert_snapshot!("welcome_invalid_name", render(&mut app, W, H));
+}
+
+#[test]
+fn hosts() {
+    let mut app = wizard_app(Step::Hosts);
+    insta::assert_snapshot!("hosts", render(&mut app, W, H));
+}
+
+#[test]
+fn hosts_empty() {
+    let mut app = App::new(Theme::COLOR);
+    let mut w = Wizard::new("lab");
+    w.step = Step::Hosts;
+    app.wizard = w;
+    insta::assert_snapshot!("hosts_empty", render(&mut app, W, H));
+}
+
+#[test]
+fn hosts_bulk_paste() {
+    let mut app = App::new(Theme::COLOR);
+    let mut w = Wizard::new("lab");
+    w.step = Step::Hosts;
+    app.wizard = w;
+    app.on_key(key(KeyCode::Char('p')));
+    typed(&mut app, "10.77.0.11 node1 etcd,master,node");
+    app.on_key(key(KeyCode::Enter));
+    typed(&mut app, "10.77.0.12 node2 etcd,node");
+    app.on_key(key(KeyCode::Enter));
+    typed(&mut app, "10.77.0.13");
+    insta::assert_snapshot!("hosts_bulk_paste", render(&mut app, W, H));
+    app.on_key(ctrl('s'));
+    assert_eq!(app.wizard.spec.hosts.len(), 2);
+}
+
+#[test]
+fn host_edit_with_error() {
+    let mut app = wizard_app(Step::Hosts);
+    app.on_key(key(KeyCode::Char('e')));
+    // Address field: make it wrong.
+    app.on_key(key(KeyCode::Down));
+    typed(&mut app, "x");
+    insta::assert_snapshot!("host_edit", render(&mut app, W, H));
+}
+
+#[test]
+fn network_validated_as_you_type() {
+    let mut app = wizard_app(Step::Network);
+    // Service CIDR overlapping the pod CIDR: the error is beside the field.
+    app.on_key(key(KeyCode::Down));
+    app.on_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    typed(&mut app, "10.240.0.0/12");
+    insta::assert_snapshot!("network", render(&mut app, W, H));
+    assert!(app
+        .wizard
+        .finding_for("network.service_cidr")
+        .is_some_and(|(e, m)| e && m.contains("overlaps")));
+}
+
+#[test]
+fn pod_network() {
+    let mut app = wizard_app(Step::PodNetwork);
+    insta::assert_snapshot!("pod_network_flannel", render(&mut app, W, H));
+    app.on_key(key(KeyCode::Right));
+    insta::assert_snapshot!("pod_network_calico", render(&mut app, W, H));
+}
+
+#[test]
+fn runtime() {
+    let mut app = wizard_app(Step::Runtime);
+    insta::assert_snapshot!("runtime", render(&mut app, W, H));
+}
+
+#[test]
+fn review() {
+    let mut app = wizard_app(Step::Review);
+    insta::assert_snapshot!("review", render(&mut app, W, H));
+    // The text is the cluster file `apply` reads.
+    let text = app
+        .wizard
+        .review
+        .as_ref()
+        .unwrap()
+        .textarea
+        .lines()
+        .join("\n");
+    assert_eq!(config::parse_str(&text).unwrap(), lab_spec());
+    assert_eq!(text, wizard::file_text(&lab_spec()).trim_end());
+}
+
+#[test]
+fn review_with_error() {
+    let mut app = wizard_app(Step::Review);
+    // Break the name on line 2.
+    app.on_key(key(KeyCode::Down));
+    app.on_key(key(KeyCode::End));
+    typed(&mut app, "_");
+    insta::assert_snapshot!("review_error", render(&mut app, W, H));
+}
+
+// ---------------------------------------------------------------------- dashboard
+
+const HOSTS: [&str; 3] = ["node1", "node2", "node3"];
+const PREP: [&str; 8] = [
+    "firewalld",
+    "selinux",
+    "swap",
+    "etc-hosts",
+    "hostname",
+    "br-netfilter",
+    "sysctl",
+    "time-sync",
+];
+const ETCD: [&str; 4] = ["install", "certs", "start", "health"];
+
+fn stages() -> Vec<StageSummary> {
+    let hosts: Vec<String> = HOSTS.iter().map(|s| s.to_string()).collect();
+    vec![
+        StageSummary {
+            name: "prep".into(),
+            steps: PREP.iter().map(|s| s.to_string()).collect(),
+            hosts: hosts.clone(),
+        },
+        StageSummary {
+            name: "etcd".into(),
+            steps: ETCD.iter().map(|s| s.to_string()).collect(),
+            hosts,
+        },
+    ]
+}
+
+fn started(stage: &str, step: &str, host: &str) -> Event {
+    Event::StepStarted {
+        stage: stage.into(),
+        step: step.into(),
+        host: host.into(),
+        attempt: 1,
+    }
+}
+
+fn out(stage: &str, step: &str, host: &str, line: &str) -> Event {
+    Event::Output {
+        stage: stage.into(),
+        step: step.into(),
+        host: host.into(),
+        stream: OutputStream::Stdout,
+        line: line.into(),
+    }
+}
+
+fn finished(stage: &str, step: &str, host: &str, outcome: StepOutcome, ms: u64) -> Event {
+    Event::StepFinished {
+        stage: stage.into(),
+        step: step.into(),
+        host: host.into(),
+        outcome,
+        duration_ms: ms,
+        attempt: 1,
+    }
+}
+
+/// Prep on all hosts (node3 lags behind at `hostname` when `all` is false).
+fn prep_events(app: &mut App, all: bool) {
+    let feed = |app: &mut App, ev| app.on_engine(ev);
+    app.set_now(0);
+    feed(
+        app,
+        Event::PlanStarted {
+            cluster: "lab".into(),
+            stages: stages(),
+            total_steps: 36,
+            resumed: false,
+        },
+    );
+    feed(
+        app,
+        Event::StageStarted {
+            stage: "prep".into(),
+        },
+    );
+    let mut t = 0;
+    for (k, step) in PREP.iter().enumerate() {
+        for host in HOSTS {
+            if !all && host == "node3" && k >= 4 {
+                continue;
+            }
+            t += 40;
+            app.set_now(t);
+            feed(app, started("prep", step, host));
+            match *step {
+                "firewalld" => feed(
+                    app,
+                    finished(
+                        "prep",
+                        step,
+                        host,
+                        StepOutcome::NotApplicable {
+                            reason: "firewalld is not installed".into(),
+                        },
+                        35,
+                    ),
+                ),
+                "hostname" => {
+                    feed(
+                        app,
+                        out("prep", step, host, &format!("hostname set to {host}")),
+                    );
+                    feed(app, finished("prep", step, host, StepOutcome::Changed, 120));
+                }
+                "etc-hosts" => {
+                    feed(
+                        app,
+                        out("prep", step, host, "/etc/hosts lists the 3 cluster hosts"),
+                    );
+                    feed(app, finished("prep", step, host, StepOutcome::Changed, 80));
+                }
+                _ => feed(
+                    app,
+                    finished("prep", step, host, StepOutcome::Unchanged, 60),
+                ),
+            }
+        }
+    }
+    if !all {
+        app.set_now(t + 10);
+        feed(app, started("prep", "hostname", "node3"));
+        feed(
+            app,
+            out("prep", "hostname", "node3", "setting the hostname to node3"),
+        );
+        return;
+    }
+    feed(
+        app,
+        Event::StageFinished {
+            stage: "prep".into(),
+            ok: true,
+            counts: Counts::default(),
+            duration_ms: 2140,
+        },
+    );
+}
+
+fn dashboard_app() -> App {
+    let mut app = App::for_stages(Theme::COLOR, "lab", &stages());
+    app.wizard.file = "clusters/lab/cluster.yaml".into();
+    app.wizard.spec = lab_spec();
+    app
+}
+
+#[test]
+fn dashboard_mid_run() {
+    let mut app = dashboard_app();
+    prep_events(&mut app, false);
+    app.set_now(2600);
+    insta::assert_snapshot!("dashboard_running", render(&mut app, W, H));
+}
+
+#[test]
+fn dashboard_finished() {
+    let mut app = dashboard_app();
+    prep_events(&mut app, true);
+    app.on_engine(Event::StageStarted {
+        stage: "etcd".into(),
+    });
+    for (i, step) in ETCD.iter().enumerate() {
+        for host in HOSTS {
+            app.on_engine(started("etcd", step, host));
+            if *step == "health" && host == "node1" {
+                for l in [
+                    "https://10.77.0.11:2379 is healthy: successfully committed proposal: took = 9.1ms",
+                    "https://10.77.0.12:2379 is healthy: successfully committed proposal: took = 8.7ms",
+                    "https://10.77.0.13:2379 is healthy: successfully committed proposal: took = 10.2ms",
+                ] {
+                    app.on_engine(out("etcd", step, host, l));
+                }
+            }
+            app.on_engine(finished(
+                "etcd",
+                step,
+                host,
+                StepOutcome::Changed,
+                300 + i as u64 * 100,
+            ));
+        }
+    }
+    app.on_engine(Event::StageFinished {
+        stage: "etcd".into(),
+        ok: true,
+        counts: Counts::default(),
+        duration_ms: 4800,
+    });
+    app.on_engine(Event::PlanFinished {
+        ok: true,
+        interrupted: false,
+        counts: Counts::default(),
+        duration_ms: 7012,
+    });
+    app.set_now(9000);
+    // Select node1's etcd health log.
+    app.on_key(key(KeyCode::Right));
+    app.on_key(key(KeyCode::Char(']')));
+    app.on_key(key(KeyCode::Char(']')));
+    app.on_key(key(KeyCode::Char(']')));
+    insta::assert_snapshot!("dashboard_done", render(&mut app, W, H));
+}
+
+fn e1() -> Diagnosis {
+    Diagnosis {
+        id: Some("E1".into()),
+        title: "etcd peer certificate lacks this member's IP".into(),
+        cause: "node2's peer certificate does not list 10.77.0.12 in its SANs, so the other members reject its TLS connections (bad certificate)".into(),
+        evidence: vec![
+            Evidence {
+                source: "journalctl -u etcd".into(),
+                line: "rejected connection from \"10.77.0.12:39778\" (error \"tls: \\\"10.77.0.12\\\" does not match any of DNSNames [\\\"localhost\\\"]\")".into(),
+                matched: true,
+            },
+            Evidence {
+                source: "step output".into(),
+                line: "is unhealthy: failed to commit proposal: context deadline exceeded".into(),
+                matched: true,
+            },
+            Evidence {
+                source: "openssl x509".into(),
+                line: "X509v3 Subject Alternative Name: DNS:localhost, IP Address:10.77.0.99".into(),
+                matched: false,
+            },
+        ],
+        fix: "reissue the etcd peer and server certificates with every member IP, upload them, restart etcd on all members".into(),
+        manual_commands: vec![
+            "kubewiz certs renew -f clusters/lab/cluster.yaml --etcd".into(),
+            "kubewiz apply -f clusters/lab/cluster.yaml --from-stage etcd".into(),
+        ],
+        auto_fix: Some(AutoFix {
+            action: "reissue-etcd-certs".into(),
+            description: "reissue the etcd certificates and restart etcd".into(),
+            destructive: false,
+        }),
+    }
+}
+
+/// The recorded failure: etcd health fails on node2, diagnosed as E1.
+fn failure_events(app: &mut App, with_diagnosis: bool) {
+    prep_events(app, true);
+    app.on_engine(Event::StageStarted {
+        stage: "etcd".into(),
+    });
+    for step in ["install", "certs", "start"] {
+        for host in HOSTS {
+            app.on_engine(started("etcd", step, host));
+            app.on_engine(finished("etcd", step, host, StepOutcome::Changed, 400));
+        }
+    }
+    for host in HOSTS {
+        app.on_engine(started("etcd", "health", host));
+    }
+    let tail = vec![
+        "waiting for etcd to be healthy (90s)".to_string(),
+        "{\"level\":\"warn\",\"msg\":\"rejected connection\",\"remote-addr\":\"10.77.0.11:39864\",\"error\":\"remote error: tls: bad certificate\"}".to_string(),
+        "https://10.77.0.12:2379 is unhealthy: failed to commit proposal: context deadline exceeded".to_string(),
+        "Error: unhealthy cluster".to_string(),
+    ];
+    for l in &tail {
+        app.on_engine(out("etcd", "health", "node2", l));
+    }
+    for host in ["node1", "node3"] {
+        app.on_engine(finished("etcd", "health", host, StepOutcome::Changed, 2100));
+    }
+    app.on_engine(finished(
+        "etcd",
+        "health",
+        "node2",
+        StepOutcome::Failed {
+            exit_status: Some(1),
+            message: "the script exited with status 1".into(),
+            last_lines: tail,
+        },
+        90_000,
+    ));
+    if with_diagnosis {
+        app.on_engine(Event::Diagnosis {
+            stage: "etcd".into(),
+            step: "health".into(),
+            host: "node2".into(),
+            diagnosis: e1(),
+        });
+    }
+    app.on_engine(Event::StageFinished {
+        stage: "etcd".into(),
+        ok: false,
+        counts: Counts::default(),
+        duration_ms: 95_000,
+    });
+    app.on_engine(Event::PlanFinished {
+        ok: false,
+        interrupted: false,
+        counts: Counts::default(),
+        duration_ms: 97_500,
+    });
+    app.set_now(98_000);
+}
+
+#[test]
+fn troubleshooting_pane_with_diagnosis() {
+    let mut app = dashboard_app();
+    failure_events(&mut app, true);
+    assert!(
+        app.dash.as_ref().unwrap().pane.is_some(),
+        "the pane opens on a failure"
+    );
+    let screen = render(&mut app, W, H);
+    insta::assert_snapshot!("troubleshoot_e1", screen);
+
+    // Matched evidence is highlighted (not only coloured: also under NO_COLOR).
+    let mut mono = dashboard_app();
+    mono.theme = Theme::MONO;
+    failure_events(&mut mono, true);
+    let mut t = Terminal::new(TestBackend::new(W, H)).unwrap();
+    t.draw(|f| mono.draw(f)).unwrap();
+    let buf = t.backend().buffer();
+    let row = (0..H)
+        .find(|y| {
+            (0..W)
+                .map(|x| buf[(x, *y)].symbol().to_string())
+                .collect::<String>()
+                .contains("is unhealthy: failed to commit")
+        })
+        .expect("the evidence line is shown");
+    let styled = (0..W).any(|x| {
+        buf[(x, row)]
+            .modifier
+            .contains(ratatui::style::Modifier::REVERSED)
+    });
+    assert!(styled, "the matched line is reversed in monochrome");
+    assert!(
+        (0..H).all(|y| (0..W).all(|x| buf[(x, y)].fg == ratatui::style::Color::Reset)),
+        "NO_COLOR: no colour at all"
+    );
+
+    // "Apply the fix" runs the catalog's action for node2, then the stage again.
+    let mut fixing = dashboard_app();
+    failure_events(&mut fixing, true);
+    fixing.on_key(key(KeyCode::Char('a')));
+    match &fixing.take_effects()[..] {
+        [kubewiz::tui::Effect::ApplyFix {
+            action,
+            host,
+            stage,
+            ..
+        }] => assert_eq!(
+            (action.as_str(), host.as_str(), stage.as_str()),
+            ("reissue-etcd-certs", "node2", "etcd")
+        ),
+        other => panic!("expected one ApplyFix, got {other:?}"),
+    }
+
+    // Retry asks the engine for one step on node2.
+    app.on_key(key(KeyCode::Char('h')));
+    let fx = app.take_effects();
+    match &fx[..] {
+        [kubewiz::tui::Effect::StartRun { kind, .. }] => assert_eq!(
+            kind,
+            &kubewiz::tui::dashboard::RunKind::Retry {
+                stage: "etcd".into(),
+                step: "health".into(),
+                hosts: vec!["node2".into()]
+            }
+        ),
+        other => panic!("expected one StartRun, got {other:?}"),
+    }
+}
+
+#[test]
+fn troubleshooting_pane_without_catalog_match() {
+    let mut app = dashboard_app();
+    failure_events(&mut app, false);
+    insta::assert_snapshot!("troubleshoot_no_match", render(&mut app, W, H));
+    // Skip asks first.
+    app.on_key(key(KeyCode::Char('s')));
+    insta::assert_snapshot!("troubleshoot_skip_confirm", render(&mut app, W, H));
+}
+
+#[test]
+fn full_log_and_search() {
+    let mut app = dashboard_app();
+    failure_events(&mut app, true);
+    app.on_key(key(KeyCode::Esc));
+    app.on_key(key(KeyCode::Char('/')));
+    typed(&mut app, "unhealthy");
+    app.on_key(key(KeyCode::Enter));
+    insta::assert_snapshot!("dashboard_search", render(&mut app, W, H));
+    app.on_key(key(KeyCode::Char('l')));
+    insta::assert_snapshot!("full_log", render(&mut app, W, H));
+}
+
+#[test]
+fn help() {
+    let mut app = dashboard_app();
+    prep_events(&mut app, false);
+    app.on_key(key(KeyCode::Char('?')));
+    insta::assert_snapshot!("help_dashboard", render(&mut app, W, H));
+    let mut app = wizard_app(Step::Hosts);
+    app.on_key(key(KeyCode::F(1)));
+    insta::assert_snapshot!("help_wizard", render(&mut app, W, H));
+}
+
+#[test]
+fn too_small() {
+    let mut app = wizard_app(Step::Hosts);
+    insta::assert_snapshot!("too_small", render(&mut app, 60, 15));
+}
+
+#[test]
+fn quit_mid_run_asks_then_cancels() {
+    let mut app = dashboard_app();
+    prep_events(&mut app, false);
+    app.on_key(key(KeyCode::Char('q')));
+    insta::assert_snapshot!("quit_prompt", render(&mut app, W, H));
+    app.on_key(key(KeyCode::Char('y')));
+    assert!(matches!(
+        app.take_effects()[..],
+        [kubewiz::tui::Effect::Cancel]
+    ));
+    assert!(!app.quit, "waits for the engine to stop");
+    app.on_msg(kubewiz::tui::Msg::RunEnded {
+        kind: kubewiz::tui::dashboard::RunKind::Full,
+        result: Ok(false),
+    });
+    assert!(app.quit);
+    assert_eq!(app.mode, Mode::Dashboard);
+}
+
+#[test]
+fn log_is_bounded_under_a_flood() {
+    let mut app = dashboard_app();
+    prep_events(&mut app, false);
+    for i in 0..20_000 {
+        app.on_engine(out("prep", "hostname", "node3", &format!("line {i}")));
+    }
+    app.on_key(key(KeyCode::Down));
+    app.on_key(key(KeyCode::Down));
+    let d = app.dash.as_ref().unwrap();
+    let ring = d.ring(0, 2, 4).unwrap();
+    assert_eq!(ring.len(), kubewiz::tui::logbuf::LINES_PER_STEP);
+    assert!(render(&mut app, W, H).contains("line 19999"));
+}
+
+#[test]
+fn reopening_an_interrupted_cluster_offers_to_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("cluster.yaml");
+    std::fs::write(&file, wizard::file_text(&lab_spec())).unwrap();
+    std::fs::create_dir_all(tmp.path().join("state")).unwrap();
+    std::fs::write(
+        tmp.path().join("state/journal.json"),
+        r#"{"version":1,"run_started_unix":1,"run_complete":false,
+            "steps":{"prep/swap@node1":{"hash":"h","outcome":"unchanged","finished_unix":2}}}"#,
+    )
+    .unwrap();
+    let mut app = App::with_file(Theme::COLOR, &file);
+    assert_eq!(app.prompt, Some(kubewiz::tui::Prompt::Resume { steps: 1 }));
+    insta::assert_snapshot!("resume_prompt", render(&mut app, W, H));
+    // No: the wizard, on the hosts.
+    app.on_key(key(KeyCode::Char('n')));
+    assert_eq!(app.prompt, None);
+    assert_eq!(app.mode, Mode::Wizard);
+    assert_eq!(app.wizard.step, Step::Hosts);
+}
+
+#[test]
+fn a_broken_cluster_file_opens_in_the_review_editor() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("cluster.yaml");
+    std::fs::write(&file, "name: lab\nhosts: [\n").unwrap();
+    let app = App::with_file(Theme::COLOR, &file);
+    assert_eq!(app.wizard.step, Step::Review);
+    let review = app.wizard.review.as_ref().unwrap();
+    assert!(review.findings.iter().any(|f| f.is_error()));
+    assert_eq!(review.textarea.lines()[1], "hosts: [");
+}
+
+#[test]
+fn a_missing_cluster_file_starts_a_new_cluster_there() {
+    let app = App::with_file(
+        Theme::COLOR,
+        std::path::Path::new("clusters/prod/cluster.yaml"),
+    );
+    assert_eq!(app.wizard.step, Step::Welcome);
+    assert_eq!(app.wizard.spec.name, "prod");
+    assert_eq!(
+        app.wizard.welcome.value("file"),
+        "clusters/prod/cluster.yaml"
+    );
+}
