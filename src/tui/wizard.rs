@@ -30,6 +30,40 @@ pub enum Step {
 }
 
 impl Step {
+    /// The keys of this screen, for the footer (F1 shows them all).
+    pub fn keys(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Step::Welcome => &[
+                ("↑↓", "choose"),
+                ("Enter", "go on"),
+                ("F1", "help"),
+                ("Ctrl-C", "quit"),
+            ],
+            Step::Hosts => &[
+                ("a/e/d", "add/edit/delete"),
+                ("p", "paste"),
+                ("t/T", "test"),
+                ("y/A", "accept key"),
+                ("Tab", "defaults"),
+                ("PgDn", "next"),
+                ("F1", "help"),
+            ],
+            Step::Network | Step::PodNetwork | Step::Runtime => &[
+                ("Tab/↑↓", "field"),
+                ("←→", "choose"),
+                ("PgDn", "next"),
+                ("PgUp", "back"),
+                ("F1", "help"),
+            ],
+            Step::Review => &[
+                ("Ctrl-S", "save"),
+                ("F5", "save and deploy"),
+                ("PgUp", "back"),
+                ("F1", "help"),
+            ],
+        }
+    }
+
     pub const ALL: [Step; 6] = [
         Step::Welcome,
         Step::Hosts,
@@ -973,6 +1007,14 @@ impl Wizard {
                 ))),
                 status,
             );
+        } else {
+            // A first-time user should never have to guess a key: the screen's keys, always.
+            let mut spans = vec![];
+            for (key, what) in self.step.keys() {
+                spans.push(Span::styled(format!(" {key} "), theme.key()));
+                spans.push(Span::styled(format!("{what} "), theme.dim()));
+            }
+            f.render_widget(Paragraph::new(Line::from(spans)), status);
         }
     }
 
