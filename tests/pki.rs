@@ -193,10 +193,6 @@ const LEAVES_BY_CA: [(&str, &[&str]); 3] = [
             "pki/controller-manager.crt",
             "pki/scheduler.crt",
             "pki/kube-proxy.crt",
-            "pki/kubelet/m1.crt",
-            "pki/kubelet/m2.crt",
-            "pki/kubelet/m3.crt",
-            "pki/kubelet/n4.crt",
         ],
     ),
     ("pki/front-proxy-ca.crt", &["pki/front-proxy-client.crt"]),
@@ -334,14 +330,6 @@ fn kubeadm_layout_checked_with_openssl() {
         ("pki/scheduler.crt", "CN = system:kube-scheduler"),
         ("pki/kube-proxy.crt", "CN = system:kube-proxy"),
         (
-            "pki/kubelet/n4.crt",
-            "CN = system:node:n4, O = system:nodes",
-        ),
-        (
-            "pki/kubelet/m1.crt",
-            "CN = system:node:m1, O = system:nodes",
-        ),
-        (
             "pki/apiserver-kubelet-client.crt",
             "CN = kube-apiserver-kubelet-client, O = system:masters",
         ),
@@ -369,19 +357,41 @@ fn kubeadm_layout_checked_with_openssl() {
     assert_eq!(derived.as_bytes(), lab.read("pki/sa.pub"));
     assert_eq!(mode(&lab, "pki/sa.pub"), 0o644);
 
-    // Kubeconfigs: 0600, one per component and node.
-    for conf in [
+    // Kubeconfigs: 0600, one per component, none per node.
+    let confs = [
         "admin.conf",
         "controller-manager.conf",
         "scheduler.conf",
         "kube-proxy.conf",
-        "kubelet-m1.conf",
-        "kubelet-m2.conf",
-        "kubelet-m3.conf",
-        "kubelet-n4.conf",
-    ] {
+    ];
+    for conf in confs {
         assert_eq!(mode(&lab, &format!("kubeconfigs/{conf}")), 0o600, "{conf}");
     }
+
+    // No kubelet client certificates: nodes get theirs by TLS bootstrapping when they join.
+    assert!(!lab.path("pki/kubelet").exists());
+    for crt in cert_files(&lab) {
+        let subj = subject(&lab, &crt);
+        assert!(
+            !subj.contains("system:node") && !subj.contains("system:nodes"),
+            "{crt}: {subj}"
+        );
+    }
+    // What is there: the CAs, the leaves above, the service-account pair, the manifest.
+    let mut expected: Vec<String> = ["pki/manifest.json", "pki/sa.key", "pki/sa.pub"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for (ca, leaves) in LEAVES_BY_CA {
+        for crt in std::iter::once(ca).chain(leaves.iter().copied()) {
+            expected.push(crt.into());
+            expected.push(crt.replace(".crt", ".key"));
+        }
+    }
+    expected.extend(confs.iter().map(|c| format!("kubeconfigs/{c}")));
+    expected.sort();
+    let on_disk: Vec<String> = lab.snapshot().into_keys().collect();
+    assert_eq!(on_disk, expected);
 
     // Our own check agrees.
     let check = pki::check(&lab.dir, &lab.spec, 30).unwrap();
@@ -395,7 +405,15 @@ fn kubeadm_layout_checked_with_openssl() {
     assert_eq!(api.key_algorithm, "RSA-2048");
     assert_eq!(api.issuer_fingerprint, m.cas["ca"].fingerprint);
     assert_eq!(m.cas["ca"].origin, "generated");
-    assert_eq!(m.leaves.len(), 19);
+    assert_eq!(m.leaves.len(), 15);
+}
+
+/// Every `.crt` under pki/ (not the backups), relative to the cluster directory.
+fn cert_files(lab: &Lab) -> Vec<String> {
+    lab.snapshot()
+        .into_keys()
+        .filter(|f| f.ends_with(".crt"))
+        .collect()
 }
 
 /// `openssl x509 -checkend`: whether the certificate is still valid `secs` from now.
@@ -642,15 +660,7 @@ fn adding_a_master_reissues_only_what_it_touches() {
     );
     let mut created = report.files("created");
     created.sort();
-    assert_eq!(
-        created,
-        [
-            "kubeconfigs/kubelet-m4.conf",
-            "pki/etcd/e5/peer.crt",
-            "pki/etcd/e5/server.crt",
-            "pki/kubelet/m4.crt"
-        ]
-    );
+    assert_eq!(created, ["pki/etcd/e5/peer.crt", "pki/etcd/e5/server.crt"]);
     assert_eq!(report.files("reissued"), ["pki/apiserver.crt"]);
     assert!(report.files("updated").is_empty(), "{report}");
 
@@ -703,8 +713,8 @@ fn adding_a_master_reissues_only_what_it_touches() {
     );
     assert_eq!(change(&report, "pki/etcd/e5/peer.crt"), &Change::Orphaned);
     assert_eq!(
-        change(&report, "kubeconfigs/kubelet-m4.conf"),
-        &Change::Orphaned
+        report.entry("pki/etcd/e5/peer.crt").unwrap().what,
+        "not in the cluster file (a removed host?); left in place"
     );
     assert!(lab.path("pki/etcd/e5/peer.crt").exists());
 }
@@ -751,9 +761,9 @@ fn ecdsa_option_and_switching_back() {
     lab.set(THREE_MASTERS);
     let check = pki::check(&lab.dir, &lab.spec, 30).unwrap();
     assert_eq!(check.errors(), 0);
-    assert_eq!(check.warnings(), 19, "{:?}", check.findings);
+    assert_eq!(check.warnings(), 15, "{:?}", check.findings);
     let report = lab.ensure();
-    assert_eq!(report.files("reissued").len(), 19, "{report}");
+    assert_eq!(report.files("reissued").len(), 15, "{report}");
     assert_eq!(
         change(&report, "pki/admin.crt"),
         &Change::Reissued {
@@ -848,7 +858,6 @@ fn kubeconfigs_read_by_kubectl() {
             "pki/scheduler.crt",
         ),
         ("kube-proxy.conf", "system:kube-proxy", "pki/kube-proxy.crt"),
-        ("kubelet-n4.conf", "system:node:n4", "pki/kubelet/n4.crt"),
     ] {
         let file = lab.path("kubeconfigs").join(conf);
         let file = file.to_str().unwrap();
@@ -1129,12 +1138,12 @@ fn check_finds_expiry_foreign_issuers_and_stale_files() {
     std::fs::write(lab.path("pki/admin.key"), k).unwrap();
     // A key that is not its certificate's, readable by all.
     std::fs::copy(
-        lab.path("pki/kubelet/m1.key"),
-        lab.path("pki/kubelet/m2.key"),
+        lab.path("pki/apiserver-etcd-client.key"),
+        lab.path("pki/etcd/healthcheck-client.key"),
     )
     .unwrap();
     std::fs::set_permissions(
-        lab.path("pki/kubelet/m2.key"),
+        lab.path("pki/etcd/healthcheck-client.key"),
         std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
@@ -1154,11 +1163,13 @@ fn check_finds_expiry_foreign_issuers_and_stale_files() {
     assert!(has("error pki/kube-proxy.crt: expired on "), "{lines:#?}");
     assert!(has("error pki/admin.crt: does not chain to the cluster CA (pki/ca.crt): issued by CN=etcd-ca"), "{lines:#?}");
     assert!(
-        has("error pki/kubelet/m2.key: does not match pki/kubelet/m2.crt"),
+        has(
+            "error pki/etcd/healthcheck-client.key: does not match pki/etcd/healthcheck-client.crt"
+        ),
         "{lines:#?}"
     );
     assert!(
-        has("warning pki/kubelet/m2.key: private key is readable by others (mode 0644)"),
+        has("warning pki/etcd/healthcheck-client.key: private key is readable by others (mode 0644)"),
         "{lines:#?}"
     );
     assert!(
@@ -1181,11 +1192,12 @@ fn check_finds_expiry_foreign_issuers_and_stale_files() {
         }
     );
     assert_eq!(
-        change(&report, "pki/kubelet/m2.crt"),
+        change(&report, "pki/etcd/healthcheck-client.crt"),
         &Change::Reissued {
             reasons: vec!["the key does not match the certificate".into()]
         }
     );
+    assert_eq!(mode(&lab, "pki/etcd/healthcheck-client.key"), 0o600);
     let Change::Updated { reasons } = change(&report, "kubeconfigs/admin.conf") else {
         panic!("{report}")
     };
@@ -1195,13 +1207,256 @@ fn check_finds_expiry_foreign_issuers_and_stale_files() {
     assert_eq!(check.warnings(), 1, "{:?}", check.findings); // the scheduler's expiry
 }
 
+/// A directory made before kubewiz stopped issuing kubelet client certificates (nodes now join
+/// by TLS bootstrapping): the per-node files it has are reported orphaned, warned about by
+/// `certs check`, listed by `certs list`, and left exactly as they were.
+#[test]
+fn old_kubelet_files_are_orphaned_and_left_in_place() {
+    let kubectl = kubectl();
+    let kubectl = kubectl.to_str().unwrap();
+    let lab = Lab::new(&format!("{THREE_MASTERS}pki: {{ key_algorithm: ecdsa }}\n"));
+    lab.ensure();
+
+    // What earlier versions wrote for every node: pki/kubelet/<node>.crt .key from the cluster
+    // CA (CN=system:node:<node>, O=system:nodes, clientAuth), and kubeconfigs/kubelet-<node>.conf
+    // embedding them. Made here with openssl and kubectl.
+    let nodes = ["m1", "m2", "m3", "n4"];
+    std::fs::create_dir_all(lab.path("pki/kubelet")).unwrap();
+    let extfile = lab.path("client.ext");
+    std::fs::write(
+        &extfile,
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    for (i, n) in nodes.into_iter().enumerate() {
+        let serial = format!("0x{:x}", 0x1f + i);
+        let (crt, key, csr) = (
+            format!("pki/kubelet/{n}.crt"),
+            format!("pki/kubelet/{n}.key"),
+            format!("{n}.csr"),
+        );
+        openssl(
+            &lab,
+            &[
+                "ecparam",
+                "-name",
+                "prime256v1",
+                "-genkey",
+                "-noout",
+                "-out",
+                &key,
+            ],
+        );
+        std::fs::set_permissions(lab.path(&key), std::fs::Permissions::from_mode(0o600)).unwrap();
+        let subj = format!("/CN=system:node:{n}/O=system:nodes");
+        openssl(
+            &lab,
+            &["req", "-new", "-key", &key, "-subj", &subj, "-out", &csr],
+        );
+        openssl(
+            &lab,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "pki/ca.crt",
+                "-CAkey",
+                "pki/ca.key",
+                "-set_serial",
+                &serial,
+                "-days",
+                "365",
+                "-sha256",
+                "-extfile",
+                "client.ext",
+                "-out",
+                &crt,
+            ],
+        );
+        std::fs::remove_file(lab.path(&csr)).unwrap();
+        let conf = lab.path(&format!("kubeconfigs/kubelet-{n}.conf"));
+        let conf = format!("--kubeconfig={}", conf.display());
+        let user = format!("system:node:{n}");
+        let kc = |args: &[&str]| {
+            let mut args = args.to_vec();
+            args.push(&conf);
+            run(&lab.root, kubectl, &args);
+        };
+        kc(&[
+            "config",
+            "set-cluster",
+            "lab",
+            "--server=https://10.77.0.100:6443",
+            "--certificate-authority=pki/ca.crt",
+            "--embed-certs=true",
+        ]);
+        kc(&[
+            "config",
+            "set-credentials",
+            &user,
+            &format!("--client-certificate={crt}"),
+            &format!("--client-key={key}"),
+            "--embed-certs=true",
+        ]);
+        kc(&[
+            "config",
+            "set-context",
+            "default",
+            "--cluster=lab",
+            &format!("--user={user}"),
+        ]);
+        kc(&["config", "use-context", "default"]);
+    }
+    std::fs::remove_file(&extfile).unwrap();
+    let legacy_crts: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("pki/kubelet/{n}.crt"))
+        .collect();
+    let legacy: Vec<String> = nodes
+        .iter()
+        .flat_map(|n| {
+            [
+                format!("pki/kubelet/{n}.crt"),
+                format!("pki/kubelet/{n}.key"),
+                format!("kubeconfigs/kubelet-{n}.conf"),
+            ]
+        })
+        .collect();
+    let before = lab.snapshot();
+    for f in &legacy {
+        assert!(before.contains_key(f), "{f} was planted");
+    }
+
+    // ensure: each old file orphaned with its reason, nothing written, nothing moved.
+    for _ in 0..2 {
+        let report = lab.ensure();
+        assert!(!report.changed(), "{report}");
+        assert_eq!(report.backup, None);
+        let mut orphaned = report.files("orphaned");
+        orphaned.sort();
+        let mut expected: Vec<String> = legacy
+            .iter()
+            .filter(|f| !f.ends_with(".key"))
+            .cloned()
+            .collect();
+        expected.sort();
+        assert_eq!(orphaned, expected, "{report}");
+        for n in nodes {
+            assert_eq!(
+                report.entry(&format!("pki/kubelet/{n}.crt")).unwrap().what,
+                "kubelet client certificate from an earlier kubewiz, no longer issued: kubelets \
+                 get theirs by TLS bootstrapping when they join; left in place"
+            );
+            assert_eq!(
+                report
+                    .entry(&format!("kubeconfigs/kubelet-{n}.conf"))
+                    .unwrap()
+                    .what,
+                "kubelet kubeconfig from an earlier kubewiz, no longer written: kubelets get \
+                 theirs by TLS bootstrapping when they join; left in place"
+            );
+        }
+        // 3 CAs, the service-account pair, 15 leaves, 4 kubeconfigs.
+        assert_eq!(report.summary(), "24 unchanged, 8 orphaned");
+        assert_eq!(lab.snapshot(), before, "a file changed");
+        assert!(!lab.path("pki/backup").exists());
+    }
+    // Still intact: the certificates chain to the CA, the keys match, kubectl reads the files.
+    let crts: Vec<&str> = legacy_crts.iter().map(String::as_str).collect();
+    verify_all(&lab, "pki/ca.crt", &crts);
+    for crt in &crts {
+        assert_key_matches(&lab, &crt.replace(".crt", ".key"), crt);
+        assert_eq!(mode(&lab, &crt.replace(".crt", ".key")), 0o600);
+    }
+    let n4 = lab.path("kubeconfigs/kubelet-n4.conf");
+    let data = run(
+        &lab.root,
+        kubectl,
+        &[
+            "config",
+            "view",
+            "--raw",
+            "--kubeconfig",
+            n4.to_str().unwrap(),
+            "-o",
+            "jsonpath={.users[0].user.client-certificate-data}",
+        ],
+    );
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(data.trim())
+            .unwrap(),
+        lab.read("pki/kubelet/n4.crt")
+    );
+
+    // certs check: warnings naming each old file, no error (exit status 0).
+    let check = pki::check(&lab.dir, &lab.spec, 30).unwrap();
+    assert_eq!(check.errors(), 0, "{:?}", check.findings);
+    let mut warned: Vec<(&str, &str)> = check
+        .findings
+        .iter()
+        .map(|f| (f.file.as_str(), f.message.as_str()))
+        .collect();
+    warned.sort();
+    let mut expected: Vec<(&str, &str)> = vec![];
+    for f in legacy.iter().filter(|f| !f.ends_with(".key")) {
+        expected.push((
+            f.as_str(),
+            if f.ends_with(".crt") {
+                "kubelet client certificate from an earlier kubewiz, no longer issued: kubelets \
+                 get theirs by TLS bootstrapping when they join; kubewiz does not use it"
+            } else {
+                "kubelet kubeconfig from an earlier kubewiz, no longer written: kubelets get \
+                 theirs by TLS bootstrapping when they join; kubewiz does not use it"
+            },
+        ));
+    }
+    expected.sort();
+    assert_eq!(warned, expected);
+
+    // certs list: the cluster file's certificates, then the old ones.
+    let rows = pki::list(&lab.dir, &lab.spec).unwrap();
+    assert_eq!(rows.len(), 22);
+    let tail: Vec<(&str, &str, &str)> = rows[18..]
+        .iter()
+        .map(|r| (r.file.as_str(), r.subject.as_str(), r.issuer.as_str()))
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            (
+                "pki/kubelet/m1.crt",
+                "CN=system:node:m1, O=system:nodes",
+                "CN=kubernetes"
+            ),
+            (
+                "pki/kubelet/m2.crt",
+                "CN=system:node:m2, O=system:nodes",
+                "CN=kubernetes"
+            ),
+            (
+                "pki/kubelet/m3.crt",
+                "CN=system:node:m3, O=system:nodes",
+                "CN=kubernetes"
+            ),
+            (
+                "pki/kubelet/n4.crt",
+                "CN=system:node:n4, O=system:nodes",
+                "CN=kubernetes"
+            ),
+        ]
+    );
+}
+
 #[test]
 fn list_shows_every_certificate() {
     let lab = Lab::new(&format!("{THREE_MASTERS}pki: {{ key_algorithm: ecdsa }}\n"));
     assert!(pki::list(&lab.dir, &lab.spec).unwrap().is_empty());
     lab.ensure();
     let rows = pki::list(&lab.dir, &lab.spec).unwrap();
-    assert_eq!(rows.len(), 22);
+    assert_eq!(rows.len(), 18);
     assert_eq!(rows[0].file, "pki/ca.crt");
     assert_eq!(rows[0].issuer, "CN=kubernetes");
     assert!((3640..=3650).contains(&rows[0].days_left));

@@ -28,68 +28,94 @@ pub fn host_key_policy(dir: &ClusterDir, accept_new: bool) -> HostKeyPolicy {
     }
 }
 
-/// Build one target per host. Prompts (once per env var / key file) only on a terminal.
+/// Where secrets may come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    /// The environment, else a prompt when stdin is a terminal (headless commands).
+    EnvOrPrompt,
+    /// The environment only (the TUI owns the terminal: nothing may prompt on it).
+    EnvOnly,
+}
+
+/// Build one target per host. Prompts (once per env var / user@host) only on a terminal.
 pub fn ssh_targets(hosts: &[ResolvedHost]) -> Result<Vec<SshTarget>> {
-    let mut asked: HashMap<String, Secret> = HashMap::new();
-    let sudo_password = std::env::var(SUDO_PASSWORD_ENV).ok().map(Secret::from);
-    let mut targets = vec![];
-    for h in hosts {
-        let auth = match &h.auth {
-            AuthSpec::Agent => SshAuth::Agent,
-            AuthSpec::Key {
-                key_file,
-                passphrase_env,
-            } => SshAuth::KeyFile {
-                path: key_file.clone(),
-                passphrase: passphrase_env
-                    .as_ref()
-                    .and_then(|v| std::env::var(v).ok())
-                    .map(Secret::from),
-            },
-            AuthSpec::Password { password_env } => {
-                let key = password_env
-                    .clone()
-                    .unwrap_or_else(|| format!("{}@{}", h.user, h.name));
-                let secret = match asked.get(&key) {
-                    Some(s) => s.clone(),
-                    None => {
-                        let s = secret_from_env_or_prompt(
-                            password_env.as_deref(),
-                            &format!("SSH password for {}@{} ({}): ", h.user, h.name, h.address),
-                            &format!("host {} uses password auth", h.name),
-                        )?;
-                        asked.insert(key, s.clone());
-                        s
-                    }
-                };
-                SshAuth::Password(secret)
-            }
-        };
-        // With password auth the same password usually unlocks sudo.
-        let sudo_pw = sudo_password.clone().or(match &auth {
+    let mut asked = HashMap::new();
+    hosts
+        .iter()
+        .map(|h| ssh_target(h, Secrets::EnvOrPrompt, &mut asked))
+        .collect()
+}
+
+/// One host's target. `asked` remembers passwords already entered, so a password shared by
+/// several hosts (the same env var) is asked once.
+pub fn ssh_target(
+    h: &ResolvedHost,
+    secrets: Secrets,
+    asked: &mut HashMap<String, Secret>,
+) -> Result<SshTarget> {
+    let auth = match &h.auth {
+        AuthSpec::Agent => SshAuth::Agent,
+        AuthSpec::Key {
+            key_file,
+            passphrase_env,
+        } => SshAuth::KeyFile {
+            path: key_file.clone(),
+            passphrase: passphrase_env
+                .as_ref()
+                .and_then(|v| std::env::var(v).ok())
+                .map(Secret::from),
+        },
+        AuthSpec::Password { password_env } => {
+            let key = password_env
+                .clone()
+                .unwrap_or_else(|| format!("{}@{}", h.user, h.name));
+            let secret = match asked.get(&key) {
+                Some(s) => s.clone(),
+                None => {
+                    let s = secret_from_env_or_prompt(
+                        password_env.as_deref(),
+                        secrets == Secrets::EnvOrPrompt,
+                        &format!("SSH password for {}@{} ({}): ", h.user, h.name, h.address),
+                        &format!("host {} uses password auth", h.name),
+                    )?;
+                    asked.insert(key, s.clone());
+                    s
+                }
+            };
+            SshAuth::Password(secret)
+        }
+    };
+    // With password auth the same password usually unlocks sudo.
+    let sudo_password = std::env::var(SUDO_PASSWORD_ENV)
+        .ok()
+        .map(Secret::from)
+        .or(match &auth {
             SshAuth::Password(p) => Some(p.clone()),
             _ => None,
         });
-        targets.push(SshTarget {
-            name: h.name.clone(),
-            address: h.address.to_string(),
-            port: h.port,
-            user: h.user.clone(),
-            auth,
-            sudo: h.sudo && h.user != "root",
-            sudo_password: sudo_pw,
-        });
-    }
-    Ok(targets)
+    Ok(SshTarget {
+        name: h.name.clone(),
+        address: h.address.to_string(),
+        port: h.port,
+        user: h.user.clone(),
+        auth,
+        sudo: h.sudo && h.user != "root",
+        sudo_password,
+    })
 }
 
-fn secret_from_env_or_prompt(env: Option<&str>, prompt: &str, what: &str) -> Result<Secret> {
+fn secret_from_env_or_prompt(
+    env: Option<&str>,
+    may_prompt: bool,
+    prompt: &str,
+    what: &str,
+) -> Result<Secret> {
     if let Some(var) = env {
         if let Ok(v) = std::env::var(var) {
             return Ok(Secret::from(v));
         }
     }
-    if !std::io::stdin().is_terminal() {
+    if !may_prompt || !std::io::stdin().is_terminal() {
         bail!(
             "{what}: set {} or run on a terminal to be prompted",
             env.map(|v| format!("the environment variable {v}"))

@@ -1,7 +1,7 @@
 //! `certs list` and `certs check`: what is in the directory, and whether it is what the cluster
 //! file needs. Reads only.
 
-use super::ensure::{orphans, walk};
+use super::ensure::{orphan_reason, orphans, walk};
 use super::inspect::{format_time, key_matches, parse_cert_pem, parse_key_pem, CertInfo};
 use super::kubeconfig;
 use super::layout::{self, key_label, CaKind, LeafSpec, San};
@@ -207,7 +207,7 @@ pub fn check(dir: &ClusterDir, spec: &ClusterSpec, warn_days: i64) -> Result<Che
     for path in orphans(&store, spec)? {
         r.warning(
             &store.show(&path),
-            "not in the cluster file (a removed host?); nothing uses it",
+            format!("{}; kubewiz does not use it", orphan_reason(&store, &path)),
         );
     }
     Ok(r)
@@ -393,7 +393,7 @@ fn check_service_account(store: &Store, r: &mut CheckReport) {
 fn check_kubeconfigs(store: &Store, spec: &ClusterSpec, r: &mut CheckReport) -> Result<()> {
     let server = layout::apiserver_url(spec)?;
     let ca = store.read(&store.crt(CaKind::Cluster.id()))?;
-    for k in layout::kubeconfigs(spec) {
+    for k in layout::kubeconfigs() {
         let path = store.kubeconfig(&k.file);
         let show = store.show(&path);
         r.files_checked += 1;

@@ -466,7 +466,7 @@ fn ensure_kubeconfigs(
     let server = layout::apiserver_url(spec)?;
     let ca_pem = &cas[&CaKind::Cluster].cert_pem;
     let mut writes: Vec<(std::path::PathBuf, String)> = vec![];
-    for k in layout::kubeconfigs(spec) {
+    for k in layout::kubeconfigs() {
         let (crt, key) = (store.crt(&k.leaf), store.key(&k.leaf));
         let cert_pem = store
             .read(&crt)?
@@ -530,15 +530,35 @@ fn report_orphans(store: &Store, spec: &ClusterSpec, report: &mut PkiReport) -> 
     for path in orphans(store, spec)? {
         report.push(
             store.show(&path),
-            "not in the cluster file (a removed host?); left in place",
+            format!("{}; left in place", orphan_reason(store, &path)),
             Change::Orphaned,
         );
     }
     Ok(())
 }
 
+/// Why kubewiz does not ask for an orphan (see [`orphans`]), for people.
+pub fn orphan_reason(store: &Store, path: &Path) -> &'static str {
+    let in_legacy_dir = path.parent() == Some(&*store.pki().join(layout::LEGACY_KUBELET_DIR));
+    let legacy_conf = path.parent() == Some(&*store.kubeconfig(""))
+        && path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(layout::LEGACY_KUBELET_CONF_PREFIX));
+    if in_legacy_dir {
+        "kubelet client certificate from an earlier kubewiz, no longer issued: kubelets get theirs \
+         by TLS bootstrapping when they join"
+    } else if legacy_conf {
+        "kubelet kubeconfig from an earlier kubewiz, no longer written: kubelets get theirs by \
+         TLS bootstrapping when they join"
+    } else {
+        "not in the cluster file (a removed host?)"
+    }
+}
+
 /// `.crt` files under `pki/` (not the backups) and `.conf` files under `kubeconfigs/` that the
-/// cluster file does not ask for.
+/// cluster file does not ask for: a removed host's, and the per-node kubelet files of earlier
+/// versions (see [`orphan_reason`]).
 pub fn orphans(store: &Store, spec: &ClusterSpec) -> Result<Vec<std::path::PathBuf>> {
     let mut known: BTreeSet<std::path::PathBuf> =
         CaKind::ALL.iter().map(|k| store.crt(k.id())).collect();
@@ -549,7 +569,7 @@ pub fn orphans(store: &Store, spec: &ClusterSpec) -> Result<Vec<std::path::PathB
             out.push(path);
         }
     }
-    let wanted: BTreeSet<std::path::PathBuf> = layout::kubeconfigs(spec)
+    let wanted: BTreeSet<std::path::PathBuf> = layout::kubeconfigs()
         .iter()
         .map(|k| store.kubeconfig(&k.file))
         .collect();

@@ -20,7 +20,8 @@ pub const BACKDATE_SECS: i64 = 300;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CaKind {
-    /// `ca.crt`: signs the API server, its clients and the kubelet client certificates.
+    /// `ca.crt`: signs the API server and its clients; at join time the controller-manager's
+    /// CSR signer signs the kubelets' client certificates with it (TLS bootstrapping).
     Cluster,
     /// `etcd/ca.crt`: signs etcd's server, peer and client certificates.
     Etcd,
@@ -142,7 +143,7 @@ pub struct LeafSpec {
     /// In the order they are written; compared as a set.
     pub sans: Vec<San>,
     pub usage: Usage,
-    /// The host it belongs to (etcd member, node), for messages.
+    /// The host it belongs to (an etcd member), for messages.
     pub host: Option<String>,
     /// What it is, for people: `etcd server of node1`.
     pub what: String,
@@ -277,7 +278,9 @@ fn client(id: &str, ca: CaKind, cn: &str, orgs: &[&str], what: &str) -> LeafSpec
 /// The group that bypasses authorization: admin and the API server's client to kubelets.
 pub const MASTERS_GROUP: &str = "system:masters";
 
-/// Every leaf of the cluster, in a stable order: etcd, API server, clients, kubelets.
+/// Every leaf of the cluster, in a stable order: etcd, API server, clients. No kubelet client
+/// certificates: nodes join by TLS bootstrapping and get theirs from the API server's CSR
+/// signer (files of earlier versions: `LEGACY_KUBELET_DIR`).
 pub fn leaves(spec: &ClusterSpec) -> Result<Vec<LeafSpec>> {
     let mut out = Vec::new();
     for h in spec.hosts_with_role(Role::Etcd) {
@@ -328,22 +331,10 @@ pub fn leaves(spec: &ClusterSpec) -> Result<Vec<LeafSpec>> {
     for k in KUBECONFIG_USERS {
         out.push(client(k.id, CaKind::Cluster, k.user, k.orgs, k.what));
     }
-    for h in spec.hosts_with_role(Role::Node) {
-        out.push(LeafSpec {
-            host: Some(h.name.clone()),
-            ..client(
-                &kubelet_id(&h.name),
-                CaKind::Cluster,
-                &format!("system:node:{}", h.name),
-                &["system:nodes"],
-                &format!("kubelet client of {}", h.name),
-            )
-        });
-    }
     Ok(out)
 }
 
-/// A component with a kubeconfig of its own (besides the kubelets).
+/// A component with a kubeconfig of its own (the kubelets have none here: they bootstrap).
 pub struct KubeconfigUser {
     /// Leaf id under `pki/`, and the kubeconfig's name (`<id>.conf`).
     pub id: &'static str,
@@ -380,14 +371,17 @@ pub const KUBECONFIG_USERS: [KubeconfigUser; 4] = [
     },
 ];
 
-pub fn kubelet_id(node: &str) -> String {
-    format!("kubelet/{node}")
-}
+/// Where earlier kubewiz versions put a client certificate per node (`pki/kubelet/<node>.crt`,
+/// under `pki/`) and its kubeconfig (`kubeconfigs/kubelet-<node>.conf`). Nothing is issued
+/// there any more; files found there are reported orphaned and left in place.
+pub const LEGACY_KUBELET_DIR: &str = "kubelet";
+/// File-name prefix of those kubeconfigs.
+pub const LEGACY_KUBELET_CONF_PREFIX: &str = "kubelet-";
 
 /// One kubeconfig under `<cluster dir>/kubeconfigs/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KubeconfigSpec {
-    /// File name: `admin.conf`, `kubelet-node1.conf`.
+    /// File name: `admin.conf`.
     pub file: String,
     /// The leaf whose certificate and key it embeds.
     pub leaf: String,
@@ -396,9 +390,10 @@ pub struct KubeconfigSpec {
     pub what: String,
 }
 
-/// Every kubeconfig: admin, controller-manager, scheduler, kube-proxy, one per node's kubelet.
-pub fn kubeconfigs(spec: &ClusterSpec) -> Vec<KubeconfigSpec> {
-    let mut out: Vec<KubeconfigSpec> = KUBECONFIG_USERS
+/// Every kubeconfig: admin, controller-manager, scheduler, kube-proxy. The same for every
+/// cluster file (the kubelets' are written at join time, from their bootstrap credentials).
+pub fn kubeconfigs() -> Vec<KubeconfigSpec> {
+    KUBECONFIG_USERS
         .iter()
         .map(|k| KubeconfigSpec {
             file: format!("{}.conf", k.id),
@@ -406,16 +401,7 @@ pub fn kubeconfigs(spec: &ClusterSpec) -> Vec<KubeconfigSpec> {
             user: k.user.into(),
             what: format!("kubeconfig of {}", k.what),
         })
-        .collect();
-    for h in spec.hosts_with_role(Role::Node) {
-        out.push(KubeconfigSpec {
-            file: format!("kubelet-{}.conf", h.name),
-            leaf: kubelet_id(&h.name),
-            user: format!("system:node:{}", h.name),
-            what: format!("kubeconfig of the kubelet on {}", h.name),
-        });
-    }
-    out
+        .collect()
 }
 
 /// `https://<VIP or first master>:<port>`: where every kubeconfig points.
@@ -495,11 +481,9 @@ mod tests {
                 "controller-manager",
                 "scheduler",
                 "kube-proxy",
-                "kubelet/m1",
-                "kubelet/n2",
             ]
         );
-        let files: Vec<String> = kubeconfigs(&s).into_iter().map(|k| k.file).collect();
+        let files: Vec<String> = kubeconfigs().into_iter().map(|k| k.file).collect();
         assert_eq!(
             files,
             [
@@ -507,8 +491,6 @@ mod tests {
                 "controller-manager.conf",
                 "scheduler.conf",
                 "kube-proxy.conf",
-                "kubelet-m1.conf",
-                "kubelet-n2.conf"
             ]
         );
         assert_eq!(apiserver_url(&s).unwrap(), "https://10.77.0.11:6443");

@@ -15,12 +15,19 @@
 //!   apiserver-kubelet-client.crt .key  O=system:masters
 //!   front-proxy-client.crt .key
 //!   admin, controller-manager, scheduler, kube-proxy .crt .key   clients of the kubeconfigs
-//!   kubelet/<node>.crt .key            CN=system:node:<node>, O=system:nodes
 //!   manifest.json                      what each certificate was issued from
 //!   backup/<UTC timestamp>/...         files replaced by a re-issue, same paths
 //! <cluster dir>/kubeconfigs/
-//!   admin.conf controller-manager.conf scheduler.conf kube-proxy.conf kubelet-<node>.conf
+//!   admin.conf controller-manager.conf scheduler.conf kube-proxy.conf
 //! ```
+//!
+//! Nothing per node: nodes join by kubelet TLS bootstrapping (a bootstrap token), so each
+//! kubelet gets its client certificate from the API server's CSR signer (the cluster CA, used
+//! by the controller-manager) at join time, and its key never leaves the node. Directories
+//! made by earlier versions may hold `pki/kubelet/<node>.crt .key` and
+//! `kubeconfigs/kubelet-<node>.conf`: like every file kubewiz no longer asks for (a removed
+//! host's), they are reported `orphaned` by [`ensure`], warned about by [`check()`], and left in
+//! place; nothing is ever deleted.
 //!
 //! Keys are 0600, certificates 0644, kubeconfigs 0600; every file is written atomically. Keys
 //! are RSA-2048 unless the cluster file says `pki: { key_algorithm: ecdsa }` (P-256); leaves

@@ -18,7 +18,8 @@ pub enum Change {
         reasons: Vec<String>,
     },
     Unchanged,
-    /// In the directory but no longer in the cluster file (a removed host); left in place.
+    /// In the directory but no longer asked for (a removed host's, or a kubelet client
+    /// certificate of an earlier version); left in place.
     Orphaned,
 }
 
@@ -142,20 +143,20 @@ mod tests {
             },
         );
         r.push(
-            "pki/kubelet/n5.crt".into(),
-            "kubelet client of n5",
+            "pki/etcd/n5/peer.crt".into(),
+            "etcd peer of n5",
             Change::Created,
         );
         r.backup = Some("/c/pki/backup/20260101T000000Z".into());
         assert!(r.changed());
         assert_eq!(
             r.to_string(),
-            "unchanged  pki/ca.crt          cluster CA\n\
-             reissued   pki/apiserver.crt   API server: SANs changed: +IP 10.77.0.14; expired\n\
-             created    pki/kubelet/n5.crt  kubelet client of n5\n\
+            "unchanged  pki/ca.crt            cluster CA\n\
+             reissued   pki/apiserver.crt     API server: SANs changed: +IP 10.77.0.14; expired\n\
+             created    pki/etcd/n5/peer.crt  etcd peer of n5\n\
              1 created, 1 reissued, 1 unchanged; replaced files are in /c/pki/backup/20260101T000000Z"
         );
-        assert_eq!(r.files("created"), ["pki/kubelet/n5.crt"]);
+        assert_eq!(r.files("created"), ["pki/etcd/n5/peer.crt"]);
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["entries"][1]["change"], "reissued");
         assert_eq!(

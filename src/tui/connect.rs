@@ -3,16 +3,14 @@
 //! is trusted, and running a plan on a host pool.
 
 use super::wizard::HostCheck;
-use crate::cli::targets::{host_key_policy, SUDO_PASSWORD_ENV};
+use crate::cli::targets::host_key_policy;
 use crate::cluster_dir::ClusterDir;
-use crate::config::{AuthSpec, ClusterSpec, ResolvedHost};
+use crate::config::{ClusterSpec, ResolvedHost};
 use crate::engine::{self, CancellationToken, HostPool, RunOptions, RunSummary};
 use crate::events::Event;
 use crate::plan::Plan;
-use crate::ssh::{
-    known_hosts, probe_host_key, Connection, ExecRequest, Secret, SshAuth, SshError, SshTarget,
-};
-use anyhow::{anyhow, Result};
+use crate::ssh::{known_hosts, probe_host_key, Connection, ExecRequest, SshError, SshTarget};
+use anyhow::Result;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
@@ -23,50 +21,11 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// terminal, so nothing is prompted for on it): a host with password auth needs its
 /// `password_env` set.
 pub fn ssh_target(h: &ResolvedHost) -> Result<SshTarget> {
-    let env = |v: &Option<String>| {
-        v.as_ref()
-            .and_then(|v| std::env::var(v).ok())
-            .map(Secret::from)
-    };
-    let auth = match &h.auth {
-        AuthSpec::Agent => SshAuth::Agent,
-        AuthSpec::Key {
-            key_file,
-            passphrase_env,
-        } => SshAuth::KeyFile {
-            path: key_file.clone(),
-            passphrase: env(passphrase_env),
-        },
-        AuthSpec::Password { password_env } => match env(password_env) {
-            Some(p) => SshAuth::Password(p),
-            None => {
-                return Err(anyhow!(
-                    "host {} uses password auth: set {} before starting kubewiz (the wizard does not ask for passwords)",
-                    h.name,
-                    password_env
-                        .as_deref()
-                        .map(|v| format!("the environment variable {v}"))
-                        .unwrap_or_else(|| "password_env in its auth and that variable".into())
-                ))
-            }
-        },
-    };
-    let sudo_password = std::env::var(SUDO_PASSWORD_ENV)
-        .ok()
-        .map(Secret::from)
-        .or(match &auth {
-            SshAuth::Password(p) => Some(p.clone()),
-            _ => None,
-        });
-    Ok(SshTarget {
-        name: h.name.clone(),
-        address: h.address.to_string(),
-        port: h.port,
-        user: h.user.clone(),
-        auth,
-        sudo: h.sudo && h.user != "root",
-        sudo_password,
-    })
+    crate::cli::targets::ssh_target(
+        h,
+        crate::cli::targets::Secrets::EnvOnly,
+        &mut std::collections::HashMap::new(),
+    )
 }
 
 /// Connect with the cluster's known_hosts (never learning a key), log in, and run `id -un`
