@@ -33,6 +33,18 @@ impl Drop for ResetOnDrop<'_> {
     }
 }
 
+/// A shell snippet that runs a throwaway one-member etcd (not kubewiz's) on a host for a
+/// moment or for good: it leaves real etcd data or holds real ports, as a hand-started one does.
+fn foreign_etcd(name: &str, data_dir: &str, client_url: &str, peer_port: u16) -> String {
+    format!(
+        "cd /tmp && (/usr/local/bin/etcd --name {name} --data-dir {data_dir} \
+           --listen-client-urls {client_url} --advertise-client-urls {client_url} \
+           --listen-peer-urls http://127.0.0.1:{peer_port} --initial-advertise-peer-urls http://127.0.0.1:{peer_port} \
+           --initial-cluster {name}=http://127.0.0.1:{peer_port} --initial-cluster-token {name}-cluster \
+           >/tmp/{name}.log 2>&1 & echo $! > /tmp/{name}.pid)"
+    )
+}
+
 fn deploy_healthy(file: &Path) {
     let (code, events) = apply_json(file, &["--only-stages", "etcd"]);
     assert_eq!(code, 0, "etcd deploy failed: {:?}", failures(&events));
@@ -260,13 +272,10 @@ fn stale_data_dir_is_detected_and_moved_aside_with_consent() {
     exec_on(
         &file,
         Some("node2"),
-        "mkdir -p /var/lib/etcd && cd /tmp && \
-         (/usr/local/bin/etcd --name other --data-dir /var/lib/etcd \
-           --listen-client-urls http://127.0.0.1:23790 --advertise-client-urls http://127.0.0.1:23790 \
-           --listen-peer-urls http://127.0.0.1:23800 --initial-advertise-peer-urls http://127.0.0.1:23800 \
-           --initial-cluster other=http://127.0.0.1:23800 --initial-cluster-token another-cluster \
-           >/tmp/other-etcd.log 2>&1 & echo $! > /tmp/other-etcd.pid); sleep 3; kill $(cat /tmp/other-etcd.pid); sleep 1; \
-         test -d /var/lib/etcd/member",
+        &format!(
+            "mkdir -p /var/lib/etcd && {}; sleep 3; kill $(cat /tmp/other.pid); sleep 1; test -d /var/lib/etcd/member",
+            foreign_etcd("other", "/var/lib/etcd", "http://127.0.0.1:23790", 23800)
+        ),
     );
     let (code, events) = apply_json(&file, &["--only-stages", "etcd"]);
     assert_eq!(code, 1);
@@ -304,10 +313,10 @@ fn port_held_by_another_process_is_named() {
     exec_on(
         &file,
         Some("node2"),
-        "cd /tmp && (/usr/local/bin/etcd --name squatter --data-dir /tmp/squatter \
-           --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
-           --listen-peer-urls http://127.0.0.1:23801 --initial-advertise-peer-urls http://127.0.0.1:23801 \
-           --initial-cluster squatter=http://127.0.0.1:23801 >/tmp/squatter.log 2>&1 & echo $! > /tmp/squatter.pid); sleep 2",
+        &format!(
+            "{}; sleep 2",
+            foreign_etcd("squatter", "/tmp/squatter", "http://127.0.0.1:2379", 23801)
+        ),
     );
     let (code, events) = apply_json(&file, &["--only-stages", "preflight,etcd"]);
     exec_on(

@@ -179,18 +179,9 @@ impl Store {
     }
 }
 
-/// `20260501T120000Z`.
+/// `20260501T120000Z`: the RFC 3339 stamp without separators, safe in a folder name.
 fn backup_stamp(now: OffsetDateTime) -> String {
-    let t = now.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    super::inspect::rfc3339(now).replace(['-', ':'], "")
 }
 
 /// `pki/manifest.json`: what each certificate was issued from, so a change of the cluster file
