@@ -58,13 +58,44 @@ pub fn ssh_target(
         AuthSpec::Key {
             key_file,
             passphrase_env,
-        } => SshAuth::KeyFile {
-            path: key_file.clone(),
-            passphrase: passphrase_env
+        } => {
+            let from_env = passphrase_env
                 .as_ref()
                 .and_then(|v| std::env::var(v).ok())
-                .map(Secret::from),
-        },
+                .map(Secret::from);
+            let key = format!("passphrase of {}", key_file.display());
+            let passphrase = match from_env {
+                Some(p) => Some(p),
+                None if secrets == Secrets::EnvOrPrompt
+                    && crate::ssh::key_is_encrypted(key_file) =>
+                {
+                    match asked.get(&key) {
+                        Some(p) => Some(p.clone()),
+                        None => {
+                            let p = secret_from_env_or_prompt(
+                                None,
+                                "passphrase_env",
+                                true,
+                                &format!("Passphrase for {}: ", key_file.display()),
+                                &format!(
+                                    "the key {} of host {} is encrypted",
+                                    key_file.display(),
+                                    h.name
+                                ),
+                            )?;
+                            asked.insert(key, p.clone());
+                            Some(p)
+                        }
+                    }
+                }
+                // The connect says "encrypted; give its passphrase" (set passphrase_env).
+                None => None,
+            };
+            SshAuth::KeyFile {
+                path: key_file.clone(),
+                passphrase,
+            }
+        }
         AuthSpec::Password { password_env } => {
             let key = password_env
                 .clone()
@@ -74,6 +105,7 @@ pub fn ssh_target(
                 None => {
                     let s = secret_from_env_or_prompt(
                         password_env.as_deref(),
+                        "password_env",
                         secrets == Secrets::EnvOrPrompt,
                         &format!("SSH password for {}@{} ({}): ", h.user, h.name, h.address),
                         &format!("host {} uses password auth", h.name),
@@ -104,8 +136,10 @@ pub fn ssh_target(
     })
 }
 
+/// `field` names the cluster-file key that points at an env var (for the error message).
 fn secret_from_env_or_prompt(
     env: Option<&str>,
+    field: &str,
     may_prompt: bool,
     prompt: &str,
     what: &str,
@@ -119,8 +153,79 @@ fn secret_from_env_or_prompt(
         bail!(
             "{what}: set {} or run on a terminal to be prompted",
             env.map(|v| format!("the environment variable {v}"))
-                .unwrap_or_else(|| "password_env in the cluster file".into())
+                .unwrap_or_else(|| format!("{field} in the cluster file"))
         );
     }
     Ok(Secret::from(rpassword::prompt_password(prompt)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Role;
+
+    fn host_with_key(path: &std::path::Path) -> ResolvedHost {
+        ResolvedHost {
+            name: "n1".into(),
+            address: "10.77.0.11".parse().unwrap(),
+            port: 22,
+            user: "kube".into(),
+            auth: AuthSpec::Key {
+                key_file: path.to_path_buf(),
+                passphrase_env: None,
+            },
+            sudo: true,
+            roles: vec![Role::Node],
+        }
+    }
+
+    fn keygen(dir: &std::path::Path, passphrase: &str) -> std::path::PathBuf {
+        let path = dir.join(format!("key{}", passphrase.len()));
+        let st = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", passphrase, "-f"])
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        path
+    }
+
+    #[test]
+    fn an_encrypted_key_without_a_terminal_names_the_field_to_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = keygen(dir.path(), "");
+        let locked = keygen(dir.path(), "s3cret-pass");
+        assert!(!crate::ssh::key_is_encrypted(&plain));
+        assert!(crate::ssh::key_is_encrypted(&locked));
+        let mut asked = HashMap::new();
+        // Plain key: no passphrase, no prompt.
+        let t = ssh_target(&host_with_key(&plain), Secrets::EnvOrPrompt, &mut asked).unwrap();
+        assert!(matches!(
+            t.auth,
+            SshAuth::KeyFile {
+                passphrase: None,
+                ..
+            }
+        ));
+        assert!(t.sudo);
+        // Encrypted key: tests have no terminal on stdin, so the error says what to set
+        // (and the TUI, which never prompts, leaves it to the connect's own message).
+        if !std::io::stdin().is_terminal() {
+            let err = ssh_target(&host_with_key(&locked), Secrets::EnvOrPrompt, &mut asked)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("is encrypted") && err.contains("passphrase_env"),
+                "{err}"
+            );
+        }
+        let t = ssh_target(&host_with_key(&locked), Secrets::EnvOnly, &mut asked).unwrap();
+        assert!(matches!(
+            t.auth,
+            SshAuth::KeyFile {
+                passphrase: None,
+                ..
+            }
+        ));
+    }
 }

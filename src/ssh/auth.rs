@@ -54,6 +54,16 @@ pub async fn load_private_key(
     }
 }
 
+/// Whether the key file is encrypted (needs a passphrase), so a front end can ask for one
+/// before connecting. False for a readable plain key and for anything it cannot read (the
+/// connect then reports the real problem).
+pub fn key_is_encrypted(path: &Path) -> bool {
+    matches!(
+        russh::keys::load_secret_key(path, None),
+        Err(russh::keys::Error::KeyIsEncrypted)
+    )
+}
+
 /// The RSA signature hash to use: the best the server announced, else SHA-256 (every
 /// OpenSSH since 7.2 takes it; the SHA-1 `ssh-rsa` is disabled in current ones).
 async fn rsa_hash<H: Handler>(handle: &Handle<H>) -> Option<HashAlg> {

@@ -25,7 +25,7 @@ pub mod shell;
 mod target;
 mod upload;
 
-pub use auth::load_private_key;
+pub use auth::{key_is_encrypted, load_private_key};
 pub use connection::{probe_host_key, Connection};
 pub use error::SshError;
 pub use exec::{ExecOutcome, ExecRequest, OutputLine, Stream};
