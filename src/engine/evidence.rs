@@ -22,21 +22,30 @@ pub async fn diagnose(
         .map(|l| ("step output".to_string(), l.clone()))
         .collect();
     if let Some(conn) = conn {
-        for unit in units {
-            // The unit's current (or last) run only: older runs' errors would mislead.
-            let cmd = format!(
-                "id=$(systemctl show -p InvocationID --value {unit} 2>/dev/null); \
-                 if [ -n \"$id\" ]; then journalctl -o cat -n {JOURNAL_LINES} --no-pager _SYSTEMD_INVOCATION_ID=$id; \
-                 else journalctl -u {unit} -o cat -n {JOURNAL_LINES} --no-pager; fi"
-            );
-            for line in run(conn, &cmd).await {
-                evidence.push((format!("journalctl -u {unit}"), line));
-            }
-        }
-        for probe in catalog.probes_for(stage) {
-            for line in run(conn, &probe.command).await {
-                evidence.push((probe.name.clone(), line));
-            }
+        // Every journal and probe command at once, on channels of the one connection; the
+        // evidence keeps their order (journals first, then probes in the catalog's ranking).
+        let mut commands: Vec<(String, String)> = units
+            .iter()
+            .map(|unit| {
+                // The unit's current (or last) run only: older runs' errors would mislead.
+                let cmd = format!(
+                    "id=$(systemctl show -p InvocationID --value {unit} 2>/dev/null); \
+                     if [ -n \"$id\" ]; then journalctl -o cat -n {JOURNAL_LINES} --no-pager _SYSTEMD_INVOCATION_ID=$id; \
+                     else journalctl -u {unit} -o cat -n {JOURNAL_LINES} --no-pager; fi"
+                );
+                (format!("journalctl -u {unit}"), cmd)
+            })
+            .collect();
+        commands.extend(
+            catalog
+                .probes_for(stage)
+                .into_iter()
+                .map(|p| (p.name.clone(), p.command.clone())),
+        );
+        let outputs =
+            futures::future::join_all(commands.iter().map(|(_, cmd)| run(conn, cmd))).await;
+        for ((source, _), lines) in commands.iter().zip(outputs) {
+            evidence.extend(lines.into_iter().map(|l| (source.clone(), l)));
         }
     }
     catalog.diagnose(stage, &evidence)

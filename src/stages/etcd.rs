@@ -227,6 +227,11 @@ pub fn build(spec: &ClusterSpec, dir: &ClusterDir, t: &Templates) -> Result<Stag
             vec![],
             HEALTH_WAIT_SECS + 30,
         ));
+        // The health script already waits with a deadline: a second attempt would only double
+        // the time to the diagnosis.
+        if let Some(health) = steps.last_mut() {
+            health.retry = RetryPolicy::ONCE;
+        }
         if i == 0 {
             steps.push(step(
                 "report",
