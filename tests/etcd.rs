@@ -5,33 +5,13 @@
 
 mod common;
 
-use common::cli::{apply_json, cluster_copy, diagnoses, exec_on, json_events, outcomes};
+use common::cli::{
+    apply_json, cluster_copy, diagnoses, exec_on, json_events, outcomes, reset_etcd,
+    ResetEtcdOnDrop,
+};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-
-/// Stop etcd and remove everything the etcd stage leaves on every host, so each test starts
-/// from machines that never ran it (the data directory of another test's cluster would be
-/// stale for this one, by design).
-fn reset_etcd(file: &Path) {
-    exec_on(
-        file,
-        None,
-        "systemctl stop etcd 2>/dev/null; systemctl reset-failed etcd 2>/dev/null; \
-         rm -rf /var/lib/etcd /var/lib/etcd.kubewiz-backup-* /etc/etcd /etc/systemd/system/etcd.service \
-         /run/kubewiz; systemctl daemon-reload; true",
-    );
-}
-
-/// Leaves the machines without this test's etcd when the test ends (passed or not), so the
-/// lab's own cluster file can deploy there afterwards.
-struct ResetOnDrop<'a>(&'a Path);
-
-impl Drop for ResetOnDrop<'_> {
-    fn drop(&mut self) {
-        reset_etcd(self.0);
-    }
-}
 
 /// A shell snippet that runs a throwaway one-member etcd (not kubewiz's) on a host for a
 /// moment or for good: it leaves real etcd data or holds real ports, as a hand-started one does.
@@ -95,7 +75,7 @@ fn healthy_cluster_then_a_rerun_changes_nothing() {
     let Some(lab) = common::lab() else { return };
     let (_dir, file) = cluster_copy(&lab.dir);
     reset_etcd(&file);
-    let _reset = ResetOnDrop(&file);
+    let _reset = ResetEtcdOnDrop(&file);
     let (code, events) = apply_json(&file, &["--only-stages", "etcd"]);
     assert_eq!(code, 0, "{:?}", failures(&events));
     // The report step printed the three tables from real etcdctl.
@@ -125,7 +105,7 @@ fn member_cert_without_its_ip_is_diagnosed_and_fixed() {
     let Some(lab) = common::lab() else { return };
     let (dir, file) = cluster_copy(&lab.dir);
     reset_etcd(&file);
-    let _reset = ResetOnDrop(&file);
+    let _reset = ResetEtcdOnDrop(&file);
     deploy_healthy(&file);
 
     // A peer/server certificate for node3 that lacks node3's IP, signed by the real etcd CA,
@@ -197,7 +177,7 @@ fn blocked_peer_port_is_diagnosed() {
     let Some(lab) = common::lab() else { return };
     let (_dir, file) = cluster_copy(&lab.dir);
     reset_etcd(&file);
-    let _reset = ResetOnDrop(&file);
+    let _reset = ResetEtcdOnDrop(&file);
     deploy_healthy(&file);
     // A firewall on the path to node3's peer port: this machine forwards the lab bridge.
     let rule = [
@@ -265,7 +245,7 @@ fn stale_data_dir_is_detected_and_moved_aside_with_consent() {
     let Some(lab) = common::lab() else { return };
     let (_dir, file) = cluster_copy(&lab.dir);
     reset_etcd(&file);
-    let _reset = ResetOnDrop(&file);
+    let _reset = ResetEtcdOnDrop(&file);
     deploy_healthy(&file);
     // node2 gets a real data directory of another cluster (a one-member etcd run briefly).
     reset_etcd(&file);
@@ -306,7 +286,7 @@ fn port_held_by_another_process_is_named() {
     let Some(lab) = common::lab() else { return };
     let (_dir, file) = cluster_copy(&lab.dir);
     reset_etcd(&file);
-    let _reset = ResetOnDrop(&file);
+    let _reset = ResetEtcdOnDrop(&file);
     deploy_healthy(&file);
     reset_etcd(&file);
     // Another program holds 2379 on node2 (an etcd started by hand, as in the reports).

@@ -22,7 +22,7 @@
 
 mod common;
 
-use common::cli::{cluster_copy, exec_on, kubewiz};
+use common::cli::{cluster_copy, exec_on, kubewiz, reset_etcd, ResetEtcdOnDrop};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -118,26 +118,6 @@ impl Drop for Tmux {
         let _ = Command::new("tmux")
             .args(["kill-session", "-t", &self.name])
             .status();
-    }
-}
-
-/// Stop etcd and remove everything the etcd stage leaves on every host (as tests/etcd.rs).
-fn reset_etcd(file: &Path) {
-    exec_on(
-        file,
-        None,
-        "systemctl stop etcd 2>/dev/null; systemctl reset-failed etcd 2>/dev/null; \
-         rm -rf /var/lib/etcd /var/lib/etcd.kubewiz-backup-* /etc/etcd /etc/systemd/system/etcd.service \
-         /run/kubewiz; systemctl daemon-reload; true",
-    );
-}
-
-/// Leaves the machines without this test's etcd when the test ends (passed or not).
-struct ResetOnDrop<'a>(&'a Path);
-
-impl Drop for ResetOnDrop<'_> {
-    fn drop(&mut self) {
-        reset_etcd(self.0);
     }
 }
 
@@ -276,7 +256,7 @@ fn interrupted_run_resumes_into_a_bad_etcd_cert_and_the_fix_works() {
 
     // 1-2. Machines without etcd (now and at the end); node3's peer port blocked.
     reset_etcd(&file);
-    let _reset = ResetOnDrop(&file);
+    let _reset = ResetEtcdOnDrop(&file);
     let mut blocked = BlockedPeerPort::new();
 
     // 3. Open the file, go to review and deploy.

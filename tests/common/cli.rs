@@ -78,3 +78,26 @@ pub fn exec_on(file: &Path, hosts: Option<&str>, script: &str) -> String {
     assert!(out.status.success(), "exec {script:?} failed: {text}");
     text
 }
+
+/// Stop etcd and remove everything the etcd stage leaves on every host, so a test starts from
+/// machines that never ran it (another test's cluster would leave a data directory that is,
+/// by design, stale for this one).
+pub fn reset_etcd(file: &Path) {
+    exec_on(
+        file,
+        None,
+        "systemctl stop etcd 2>/dev/null; systemctl reset-failed etcd 2>/dev/null; \
+         rm -rf /var/lib/etcd /var/lib/etcd.kubewiz-backup-* /etc/etcd /etc/systemd/system/etcd.service \
+         /run/kubewiz; systemctl daemon-reload; true",
+    );
+}
+
+/// Resets etcd on the hosts when the test ends, passed or not, so the lab's own cluster file
+/// can deploy there afterwards.
+pub struct ResetEtcdOnDrop<'a>(pub &'a Path);
+
+impl Drop for ResetEtcdOnDrop<'_> {
+    fn drop(&mut self) {
+        reset_etcd(self.0);
+    }
+}
