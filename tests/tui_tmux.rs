@@ -7,109 +7,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use common::tmux::Tmux;
+
 use std::process::Command;
-use std::time::{Duration, Instant};
-
-struct Tmux {
-    name: String,
-    cwd: PathBuf,
-    /// Where the last screen is written when a wait fails.
-    dump: PathBuf,
-}
-
-impl Tmux {
-    fn start(cwd: &Path, command: &str) -> Tmux {
-        let name = format!("kwtest-{}", std::process::id());
-        let st = Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &name,
-                "-x",
-                "120",
-                "-y",
-                "40",
-                "-c",
-            ])
-            .arg(cwd)
-            .arg(command)
-            .status()
-            .expect("tmux runs");
-        assert!(st.success(), "tmux new-session failed");
-        Tmux {
-            dump: cwd.join("last-screen.txt"),
-            cwd: cwd.to_path_buf(),
-            name,
-        }
-    }
-
-    /// Run another command in the session's pane (the previous one is killed).
-    fn respawn(&self, command: &str) {
-        let st = Command::new("tmux")
-            .args(["respawn-pane", "-k", "-t", &self.name, "-c"])
-            .arg(&self.cwd)
-            .arg(command)
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            let st = Command::new("tmux")
-                .args(["send-keys", "-t", &self.name, k])
-                .status()
-                .unwrap();
-            assert!(st.success());
-        }
-    }
-
-    fn text(&self, s: &str) {
-        let st = Command::new("tmux")
-            .args(["send-keys", "-t", &self.name, "-l", s])
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-
-    fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.name])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Poll the screen until `pred` holds; panics with the screen after `timeout`.
-    fn wait(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            if Instant::now() > deadline {
-                let _ = std::fs::write(&self.dump, &s);
-                panic!("timed out waiting for {what}; screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn wait_for(&self, text: &str, timeout: Duration) -> String {
-        self.wait(&format!("{text:?}"), timeout, |s| s.contains(text))
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.name])
-            .status();
-    }
-}
+use std::time::Duration;
 
 /// Runs a command as root on lab machine `i` over ssh (lab key, lab known_hosts).
 fn on_machine(lab: &common::Lab, i: usize, cmd: &str) -> std::process::Output {
@@ -209,6 +110,9 @@ fn wizard_deploys_the_lab_and_troubleshoots_a_failure() {
             "env HOME={} KUBEWIZ_LOG=kubewiz=debug {bin} wizard; echo KUBEWIZ-EXITED $?; sleep 60",
             home.display()
         ),
+        "wizard",
+        120,
+        40,
     );
     let t = Duration::from_secs(15);
     // This test deploys a new cluster (new CA, new etcd token): an etcd data directory left

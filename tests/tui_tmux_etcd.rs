@@ -23,103 +23,10 @@
 mod common;
 
 use common::cli::{cluster_copy, exec_on, kubewiz, reset_etcd, ResetEtcdOnDrop};
-use std::path::{Path, PathBuf};
+use common::tmux::Tmux;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// A tmux session running one command in a wide pane (the hosts × stages table keeps every
-/// cell's step name).
-struct Tmux {
-    name: String,
-    cwd: PathBuf,
-    /// Where the last screen is written when a wait fails.
-    dump: PathBuf,
-}
-
-impl Tmux {
-    fn start(cwd: &Path, command: &str) -> Tmux {
-        let name = format!("kwtest-etcd-{}", std::process::id());
-        let st = Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &name,
-                "-x",
-                "200",
-                "-y",
-                "50",
-                "-c",
-            ])
-            .arg(cwd)
-            .arg(command)
-            .status()
-            .expect("tmux runs");
-        assert!(st.success(), "tmux new-session failed");
-        Tmux {
-            dump: cwd.join("last-screen.txt"),
-            cwd: cwd.to_path_buf(),
-            name,
-        }
-    }
-
-    /// Run another command in the session's pane (the previous one is killed).
-    fn respawn(&self, command: &str) {
-        let st = Command::new("tmux")
-            .args(["respawn-pane", "-k", "-t", &self.name, "-c"])
-            .arg(&self.cwd)
-            .arg(command)
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            let st = Command::new("tmux")
-                .args(["send-keys", "-t", &self.name, k])
-                .status()
-                .unwrap();
-            assert!(st.success());
-        }
-    }
-
-    fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.name])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Poll the screen until `pred` holds; panics with the screen after `timeout`.
-    fn wait(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            if Instant::now() > deadline {
-                let _ = std::fs::write(&self.dump, &s);
-                panic!("timed out waiting for {what}; screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn wait_for(&self, text: &str, timeout: Duration) -> String {
-        self.wait(&format!("{text:?}"), timeout, |s| s.contains(text))
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.name])
-            .status();
-    }
-}
 
 /// Drops node3's etcd peer traffic (both directions) in this machine's FORWARD chain, which
 /// the lab bridge goes through. Removed by `open` or on drop.
@@ -260,7 +167,8 @@ fn interrupted_run_resumes_into_a_bad_etcd_cert_and_the_fix_works() {
     let mut blocked = BlockedPeerPort::new();
 
     // 3. Open the file, go to review and deploy.
-    let tmux = Tmux::start(cluster, &wizard);
+    let tmux = // Wide: the hosts × stages table keeps every cell's step name.
+    Tmux::start(cluster, &wizard, "etcd", 200, 50);
     tmux.wait_for("Hosts (3)", t);
     tmux.keys(&["C-n"]);
     tmux.wait_for("Pod CIDR", t);

@@ -385,6 +385,15 @@ impl Wizard {
 
     // ------------------------------------------------------------------ keys
 
+    /// After a form screen handled a key: Enter it did not use goes to the next screen.
+    fn form_key_rest(&mut self, r: FormKey, key: KeyEvent, effects: &mut Vec<Effect>) -> bool {
+        if r == FormKey::Ignored && key.code == KeyCode::Enter {
+            self.next(effects);
+            return true;
+        }
+        r != FormKey::Ignored
+    }
+
     /// Handles a key; returns false when it was not used (the app then tries global keys).
     pub fn on_key(&mut self, key: KeyEvent, effects: &mut Vec<Effect>) -> bool {
         match self.step {
@@ -395,33 +404,21 @@ impl Wizard {
                 if matches!(r, FormKey::Edited | FormKey::Switched) {
                     self.apply_network();
                 }
-                if r == FormKey::Ignored && key.code == KeyCode::Enter {
-                    self.next(effects);
-                    return true;
-                }
-                r != FormKey::Ignored
+                self.form_key_rest(r, key, effects)
             }
             Step::PodNetwork => {
                 let r = self.cni.handle(key);
                 if matches!(r, FormKey::Edited | FormKey::Switched) {
                     self.apply_cni();
                 }
-                if r == FormKey::Ignored && key.code == KeyCode::Enter {
-                    self.next(effects);
-                    return true;
-                }
-                r != FormKey::Ignored
+                self.form_key_rest(r, key, effects)
             }
             Step::Runtime => {
                 let r = self.runtime.handle(key);
                 if matches!(r, FormKey::Edited | FormKey::Switched) {
                     self.apply_runtime(r == FormKey::Switched);
                 }
-                if r == FormKey::Ignored && key.code == KeyCode::Enter {
-                    self.next(effects);
-                    return true;
-                }
-                r != FormKey::Ignored
+                self.form_key_rest(r, key, effects)
             }
             Step::Review => self.review_key(key, effects),
         }

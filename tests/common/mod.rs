@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod tmux;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
