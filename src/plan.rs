@@ -38,6 +38,26 @@ pub struct Step {
     pub retry: RetryPolicy,
     /// Seconds the step may run before it is stopped and counted as failed.
     pub timeout: Duration,
+    /// Which hosts run it and how (each on its own, once, one at a time).
+    pub scope: StepScope,
+    /// Every host of the stage finishes the steps before this one before any host starts it
+    /// (etcd members start together; health is awaited only once every member was started).
+    pub barrier: bool,
+}
+
+/// Which hosts of its stage run a step, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepScope {
+    /// Every host of the stage, each on its own, at the same time (bounded by `--parallel`).
+    #[default]
+    EachHost,
+    /// One chosen host only (the step is in that host's list alone): a bootstrap token, a
+    /// table of the cluster, a config written into etcd.
+    Once,
+    /// Every host, one at a time in the stage's host order: a host starts the step when the
+    /// host before it has finished it (flanneld, whose etcd watch misses simultaneous leases).
+    Serial,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -137,6 +157,58 @@ impl RetryPolicy {
 }
 
 impl Step {
+    /// A step with the defaults most steps want: one attempt, 60 s, every host, no barrier.
+    pub fn new(name: &str, description: &str, action: StepAction) -> Step {
+        Step {
+            name: name.into(),
+            description: description.into(),
+            action,
+            writes: vec![],
+            retry: RetryPolicy::ONCE,
+            timeout: Duration::from_secs(60),
+            scope: StepScope::EachHost,
+            barrier: false,
+        }
+    }
+
+    /// A step running a script that reports `KUBEWIZ-RESULT changed|unchanged|na`.
+    pub fn script(name: &str, description: &str, script: impl Into<String>) -> Step {
+        Step::new(
+            name,
+            description,
+            StepAction::Script {
+                script: script.into(),
+                reports_result: true,
+            },
+        )
+    }
+
+    pub fn writes<S: Into<String>>(mut self, paths: impl IntoIterator<Item = S>) -> Step {
+        self.writes = paths.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub fn retry(mut self, retry: RetryPolicy) -> Step {
+        self.retry = retry;
+        self
+    }
+
+    pub fn timeout_secs(mut self, secs: u64) -> Step {
+        self.timeout = Duration::from_secs(secs);
+        self
+    }
+
+    pub fn scope(mut self, scope: StepScope) -> Step {
+        self.scope = scope;
+        self
+    }
+
+    /// Wait for every host of the stage to finish the earlier steps before this one starts.
+    pub fn after_barrier(mut self) -> Step {
+        self.barrier = true;
+        self
+    }
+
     /// Hash of everything the step does: when it matches the journal, the step's effect is known
     /// to be in place from an earlier (interrupted) run.
     pub fn input_hash(&self) -> String {
@@ -252,17 +324,7 @@ mod tests {
     use super::*;
 
     fn script_step(name: &str, script: &str) -> Step {
-        Step {
-            name: name.into(),
-            description: String::new(),
-            action: StepAction::Script {
-                script: script.into(),
-                reports_result: true,
-            },
-            writes: vec![],
-            retry: RetryPolicy::ONCE,
-            timeout: Duration::from_secs(5),
-        }
+        Step::script(name, "", script).timeout_secs(5)
     }
 
     fn plan() -> Plan {

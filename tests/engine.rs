@@ -7,7 +7,7 @@ use kubewiz::cluster_dir::ClusterDir;
 use kubewiz::config;
 use kubewiz::engine::{self, CancellationToken, HostPool, RunOptions};
 use kubewiz::events::{Event, StepOutcome};
-use kubewiz::plan::{HostSteps, Plan, RetryPolicy, Stage, Step, StepAction};
+use kubewiz::plan::{HostSteps, Plan, RetryPolicy, Stage, Step};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,17 +30,12 @@ fn pool(file: &Path) -> (Arc<HostPool>, Vec<String>) {
 }
 
 fn step(name: &str, script: &str, retry: RetryPolicy) -> Step {
-    Step {
-        name: name.into(),
-        description: name.into(),
-        action: StepAction::Script {
-            script: format!("{}\n{script}", "report() { echo \"KUBEWIZ-RESULT $*\"; }"),
-            reports_result: true,
-        },
-        writes: vec![],
-        retry,
-        timeout: Duration::from_secs(60),
-    }
+    Step::script(
+        name,
+        name,
+        format!("{}\n{script}", "report() { echo \"KUBEWIZ-RESULT $*\"; }"),
+    )
+    .retry(retry)
 }
 
 fn one_stage(hosts: &[String], steps: Vec<Step>) -> Plan {

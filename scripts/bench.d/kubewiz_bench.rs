@@ -27,7 +27,7 @@ use kubewiz::cli::targets::{host_key_policy, ssh_targets};
 use kubewiz::cluster_dir::ClusterDir;
 use kubewiz::config::ResolvedHost;
 use kubewiz::engine::{self, CancellationToken, HostPool, RunOptions};
-use kubewiz::plan::{HostSteps, Plan, RetryPolicy, Stage, Step, StepAction};
+use kubewiz::plan::{HostSteps, Plan, Stage, Step, StepAction};
 use kubewiz::ssh::{UploadRequest, UploadSource};
 use serde_json::json;
 use std::collections::HashMap;
@@ -108,17 +108,15 @@ fn pool(lab: &Lab) -> Result<Arc<HostPool>> {
 }
 
 fn script_step(name: String, script: String) -> Step {
-    Step {
-        name,
-        description: String::new(),
-        action: StepAction::Script {
+    Step::new(
+        &name,
+        "",
+        StepAction::Script {
             script,
             reports_result: false,
         },
-        writes: vec![],
-        retry: RetryPolicy::ONCE,
-        timeout: Duration::from_secs(120),
-    }
+    )
+    .timeout_secs(120)
 }
 
 fn plan_of(lab: &Lab, steps: impl Fn() -> Vec<Step>) -> Plan {

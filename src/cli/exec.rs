@@ -7,11 +7,10 @@ use crate::config::{self, Role};
 use crate::engine::RunOptions;
 use crate::events::StepOutcome;
 use crate::output::Format;
-use crate::plan::{HostSteps, Plan, RetryPolicy, Stage, Step, StepAction};
+use crate::plan::{HostSteps, Plan, Stage, Step, StepAction};
 use anyhow::{bail, Result};
 use clap::Args;
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
@@ -23,7 +22,7 @@ pub struct ExecArgs {
     #[arg(long, value_delimiter = ',', conflicts_with = "role")]
     pub hosts: Vec<String>,
     /// Only the hosts with this role.
-    #[arg(long, value_parser = parse_role)]
+    #[arg(long)]
     pub role: Option<Role>,
     /// Seconds the command may run on each host.
     #[arg(long, default_value_t = 600)]
@@ -31,15 +30,6 @@ pub struct ExecArgs {
     /// The command (after `--`), run through sh -c (with sudo where the host is set up for it).
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
-}
-
-fn parse_role(s: &str) -> Result<Role, String> {
-    match s {
-        "etcd" => Ok(Role::Etcd),
-        "master" => Ok(Role::Master),
-        "node" => Ok(Role::Node),
-        _ => Err(format!("unknown role {s:?}: etcd, master or node")),
-    }
 }
 
 pub async fn run(args: ExecArgs) -> Result<ExitCode> {
@@ -79,18 +69,16 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
                 .iter()
                 .map(|h| HostSteps {
                     host: h.name.clone(),
-                    steps: vec![Step {
-                        name: "command".into(),
-                        description: command.clone(),
-                        action: StepAction::Script {
+                    // Ad-hoc commands may not be idempotent: never run twice (the default).
+                    steps: vec![Step::new(
+                        "command",
+                        &command,
+                        StepAction::Script {
                             script: command.clone(),
                             reports_result: false,
                         },
-                        writes: vec![],
-                        // Ad-hoc commands may not be idempotent: never run twice.
-                        retry: RetryPolicy::ONCE,
-                        timeout: Duration::from_secs(args.timeout),
-                    }],
+                    )
+                    .timeout_secs(args.timeout)],
                 })
                 .collect(),
         }],

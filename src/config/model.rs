@@ -75,12 +75,32 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 3] = [Role::Etcd, Role::Master, Role::Node];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Etcd => "etcd",
             Role::Master => "master",
             Role::Node => "node",
         }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The one parser of role names: the cluster file (through serde), `exec --role`, the wizard.
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Role, String> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown role {s:?}: etcd, master or node"))
     }
 }
 

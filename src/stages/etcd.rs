@@ -109,13 +109,11 @@ pub fn build(spec: &ClusterSpec, dir: &ClusterDir, t: &Templates) -> Result<Stag
                     description: &str,
                     action: StepAction,
                     writes: Vec<String>,
-                    timeout: u64| Step {
-            name: name.into(),
-            description: description.into(),
-            action,
-            writes,
-            retry: RETRY,
-            timeout: Duration::from_secs(timeout),
+                    timeout: u64| {
+            Step::new(name, description, action)
+                .writes(writes)
+                .retry(RETRY)
+                .timeout_secs(timeout)
         };
         let script = |s: &str| StepAction::Script {
             script: s.to_string(),

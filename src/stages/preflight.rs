@@ -5,10 +5,9 @@
 
 use super::Templates;
 use crate::config::{ClusterSpec, Role};
-use crate::plan::{HostSteps, RetryPolicy, Stage, Step, StepAction};
+use crate::plan::{HostSteps, Stage, Step, StepAction};
 use anyhow::Result;
 use minijinja::context;
-use std::time::Duration;
 
 pub const TEMPLATES: &[(&str, &str)] = &[(
     "preflight/checks.sh",
@@ -78,29 +77,22 @@ pub fn build(spec: &ClusterSpec, ignore: &[String], t: &Templates) -> Result<Sta
             },
         )?;
         let clock_ignored = ignore.iter().any(|i| i == "clock" || i == "all");
-        let mut steps = vec![Step {
-            name: "checks".into(),
-            description: "kernel, cgroups, commands, ports, swap, SELinux, firewalld, disk, memory"
-                .into(),
-            action: StepAction::Script {
-                script: checks,
-                reports_result: true,
-            },
-            writes: vec![],
-            retry: RetryPolicy::ONCE,
-            timeout: Duration::from_secs(60),
-        }];
+        let mut steps = vec![Step::script(
+            "checks",
+            "kernel, cgroups, commands, ports, swap, SELinux, firewalld, disk, memory",
+            checks,
+        )];
         if !clock_ignored {
-            steps.push(Step {
-                name: "clock".into(),
-                description: format!("clock within {} ms of this machine's", MAX_SKEW_MS),
-                action: StepAction::ClockSkew {
-                    max_skew_ms: MAX_SKEW_MS,
-                },
-                writes: vec![],
-                retry: RetryPolicy::ONCE,
-                timeout: Duration::from_secs(10),
-            });
+            steps.push(
+                Step::new(
+                    "clock",
+                    &format!("clock within {MAX_SKEW_MS} ms of this machine's"),
+                    StepAction::ClockSkew {
+                        max_skew_ms: MAX_SKEW_MS,
+                    },
+                )
+                .timeout_secs(10),
+            );
         }
         hosts.push(HostSteps {
             host: h.name.clone(),

@@ -3,7 +3,7 @@
 
 use super::Templates;
 use crate::config::ClusterSpec;
-use crate::plan::{HostSteps, RetryPolicy, Stage, Step, StepAction};
+use crate::plan::{HostSteps, RetryPolicy, Stage, Step};
 use anyhow::Result;
 use minijinja::context;
 use std::time::Duration;
@@ -77,16 +77,10 @@ pub fn build(spec: &ClusterSpec, t: &Templates) -> Result<Stage> {
 
     let mut per_host = vec![];
     for host in &spec.hosts {
-        let step = |name: &str, description: &str, script: String, writes: &[&str]| Step {
-            name: name.to_string(),
-            description: description.to_string(),
-            action: StepAction::Script {
-                script,
-                reports_result: true,
-            },
-            writes: writes.iter().map(|s| s.to_string()).collect(),
-            retry: RETRY,
-            timeout: Duration::from_secs(60),
+        let step = |name: &str, description: &str, script: String, writes: &[&str]| {
+            Step::script(name, description, script)
+                .writes(writes.iter().copied())
+                .retry(RETRY)
         };
         per_host.push(HostSteps {
             host: host.name.clone(),
