@@ -10,7 +10,9 @@
 //!
 //! Paths inside the fixtures are relative to the crate root, the working directory of tests.
 
-use kubewiz::config::{self, ClusterSpec, ConfigError, Finding, Severity};
+use kubewiz::config::{
+    self, versions, ClusterSpec, ConfigError, Finding, HostSpec, Role, Severity,
+};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -174,6 +176,40 @@ fn example_in_assets_loads_cleanly() {
         config::load(Path::new("assets/cluster.example.yaml")).unwrap_or_else(|e| panic!("{e}"));
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     assert!(loaded.spec.hosts.len() >= 2);
+}
+
+/// The wizard's starting point and the example file are combinations the version rules allow:
+/// a user who only adds a host gets a file that validates.
+#[test]
+fn wizard_defaults_and_the_example_validate() {
+    let mut spec = kubewiz::tui::wizard::default_spec("lab");
+    spec.hosts.push(HostSpec {
+        name: "node1".into(),
+        address: "10.77.0.11".into(),
+        port: None,
+        user: None,
+        auth: None,
+        sudo: None,
+        roles: Role::ALL.to_vec(),
+    });
+    let findings = config::validate(&spec);
+    assert!(
+        !findings.iter().any(Finding::is_error),
+        "the wizard's defaults do not validate:\n{}",
+        render(&findings)
+    );
+    let example = config::load(Path::new("assets/cluster.example.yaml"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .spec;
+    for (what, s) in [("wizard default", &spec), ("example", &example)] {
+        // What the version rules decide, named, so a change of either default is seen here.
+        let k8s = &s.versions.kubernetes;
+        let docker_ok = versions::has(versions::Feature::Dockershim, k8s) == Some(true);
+        assert!(
+            s.runtime != config::Runtime::Docker || docker_ok,
+            "{what}: runtime docker with Kubernetes {k8s}"
+        );
+    }
 }
 
 #[test]

@@ -16,6 +16,7 @@ mod parse;
 mod resolve;
 mod text;
 mod validate;
+pub mod versions;
 
 pub use model::*;
 pub use parse::parse_str;

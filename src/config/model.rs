@@ -188,11 +188,13 @@ pub enum CalicoMode {
     Bgp,
 }
 
+/// The container runtime. containerd by default: docker works only with a Kubernetes that still
+/// has dockershim (see [`super::versions`]), and the default Kubernetes has not.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Runtime {
-    #[default]
     Docker,
+    #[default]
     Containerd,
 }
 

@@ -2,11 +2,12 @@
 
 use super::text::{
     check_label, check_subdomain, expand_home, family, is_env_var_name, is_version, lowercase_fix,
-    major_minor, nth_address, overlaps, parse_cidr, size,
+    nth_address, overlaps, parse_cidr, size,
 };
+use super::versions::{self, Feature};
 use super::{
     AuthSpec, BinariesSpec, ClusterSpec, CniSpec, Finding, FlannelBackend, HostDefaults, Role,
-    Versions,
+    Runtime, Versions,
 };
 use ipnet::IpNet;
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ pub fn validate(spec: &ClusterSpec) -> Vec<Finding> {
     check_roles(spec, &mut out);
     check_network(spec, &addresses, &mut out);
     check_cni(spec, &addresses, &mut out);
+    check_runtime(spec, &mut out);
     check_versions(&spec.versions, &mut out);
     check_binaries(&spec.binaries, &mut out);
     check_apiserver(spec, &addresses, &mut out);
@@ -492,10 +494,11 @@ fn service_cidr_size_problem(svc: &IpNet, kubernetes: &str) -> Option<String> {
             if svc.network().is_ipv4() { 24 } else { 112 }
         ));
     }
-    // kube-apiserver before 1.33 (MultiCIDRServiceAllocator) refuses more than 20 host bits.
+    // Without the ServiceCIDR allocator kube-apiserver refuses more than 20 host bits; an
+    // unparsable version gets the strict answer.
     let host_bits = svc.max_prefix_len() - svc.prefix_len();
-    let before_1_33 = major_minor(kubernetes).is_none_or(|v| v < (1, 33));
-    if host_bits > 20 && before_1_33 {
+    let large_ok = versions::has(Feature::LargeServiceCidr, kubernetes) == Some(true);
+    if host_bits > 20 && !large_ok {
         return Some(format!(
             "service_cidr {svc} is too large: kube-apiserver accepts at most 20 host bits (a /{}); use e.g. {example}",
             svc.max_prefix_len() - 20
@@ -560,6 +563,26 @@ fn check_cni(spec: &ClusterSpec, hosts: &[HostAddr], out: &mut Vec<Finding>) {
                 first.describe(),
                 other.describe(),
                 first_seg.prefix_len()
+            ),
+        ));
+    }
+}
+
+/// The runtime against the Kubernetes version (the table in [`versions`]). An unparsable
+/// version is reported on `versions.kubernetes` alone.
+fn check_runtime(spec: &ClusterSpec, out: &mut Vec<Finding>) {
+    let kubernetes = &spec.versions.kubernetes;
+    if spec.runtime == Runtime::Docker
+        && versions::has(Feature::Dockershim, kubernetes) == Some(false)
+    {
+        let last = versions::rule(Feature::Dockershim)
+            .until
+            .expect("dockershim has a last release");
+        out.push(Finding::error(
+            "runtime",
+            format!(
+                "docker needs Kubernetes ≤ {last}, or cri-dockerd (which kubewiz does not install), but versions.kubernetes is {kubernetes}: kubelet has no docker support from {}; use runtime: containerd, or Kubernetes {last}",
+                last.next()
             ),
         ));
     }

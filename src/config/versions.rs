@@ -1,0 +1,181 @@
+//! Which Kubernetes versions have which flags, files and runtimes: the one table of version rules
+//! (DESIGN.md, "Versions"). Validation, templates and the wizard ask [`has`]; nothing else
+//! compares Kubernetes versions. A new version-dependent flag is one more [`Feature`] and one
+//! more line in [`RULES`].
+
+use super::text::major_minor;
+use std::fmt;
+
+/// A Kubernetes minor release, e.g. 1.24: version rules never depend on the patch number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Minor {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl Minor {
+    pub const fn new(major: u32, minor: u32) -> Minor {
+        Minor { major, minor }
+    }
+
+    /// The minor release of `1.32.0` or `v1.32.0`; `None` when the text is not a version.
+    pub fn of(version: &str) -> Option<Minor> {
+        major_minor(version).map(|(major, minor)| Minor { major, minor })
+    }
+
+    /// The release after this one (1.23 → 1.24).
+    pub const fn next(self) -> Minor {
+        Minor::new(self.major, self.minor + 1)
+    }
+}
+
+impl fmt::Display for Minor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+/// Something only some Kubernetes versions have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Feature {
+    /// kubelet's built-in docker support: `runtime: docker` without cri-dockerd.
+    Dockershim,
+    /// kube-apiserver's `--service-account-issuer` and `--service-account-signing-key-file`,
+    /// required from 1.20 (bound service-account tokens).
+    ServiceAccountIssuer,
+    /// kube-apiserver accepts a service CIDR of more than 20 host bits (the ServiceCIDR
+    /// allocator, MultiCIDRServiceAllocator, GA in 1.33; before it a bitmap caps the range).
+    LargeServiceCidr,
+}
+
+impl Feature {
+    pub const ALL: [Feature; 3] = [
+        Feature::Dockershim,
+        Feature::ServiceAccountIssuer,
+        Feature::LargeServiceCidr,
+    ];
+
+    /// The name templates see it under (`{% if features.dockershim %}`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Feature::Dockershim => "dockershim",
+            Feature::ServiceAccountIssuer => "service_account_issuer",
+            Feature::LargeServiceCidr => "large_service_cidr",
+        }
+    }
+}
+
+/// The Kubernetes releases a feature exists in: `since ..= until`, either end open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub feature: Feature,
+    /// First release with it; `None`: every release kubewiz knows.
+    pub since: Option<Minor>,
+    /// Last release with it; `None`: still there.
+    pub until: Option<Minor>,
+}
+
+/// The table. One line per feature (a test checks every feature has exactly one).
+pub const RULES: &[Rule] = &[
+    // Dockershim was removed from kubelet in 1.24.
+    Rule {
+        feature: Feature::Dockershim,
+        since: None,
+        until: Some(Minor::new(1, 23)),
+    },
+    Rule {
+        feature: Feature::ServiceAccountIssuer,
+        since: Some(Minor::new(1, 20)),
+        until: None,
+    },
+    Rule {
+        feature: Feature::LargeServiceCidr,
+        since: Some(Minor::new(1, 33)),
+        until: None,
+    },
+];
+
+impl Rule {
+    pub fn covers(&self, release: Minor) -> bool {
+        self.since.is_none_or(|s| release >= s) && self.until.is_none_or(|u| release <= u)
+    }
+}
+
+/// The line of the table for `feature`.
+pub fn rule(feature: Feature) -> &'static Rule {
+    RULES
+        .iter()
+        .find(|r| r.feature == feature)
+        .expect("every feature has a line in RULES")
+}
+
+/// Whether Kubernetes `version` (`1.32.0`, `v1.23.17`) has `feature`; `None` when the version
+/// does not parse (validation reports that on `versions.kubernetes` itself).
+pub fn has(feature: Feature, version: &str) -> Option<bool> {
+    Minor::of(version).map(|release| rule(feature).covers(release))
+}
+
+/// Every feature and whether `version` has it, by [`Feature::name`]: the `features` a template
+/// sees. An unparsable version has none.
+pub fn features(version: &str) -> Vec<(&'static str, bool)> {
+    Feature::ALL
+        .iter()
+        .map(|&f| (f.name(), has(f, version) == Some(true)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_feature_has_one_rule() {
+        for f in Feature::ALL {
+            assert_eq!(RULES.iter().filter(|r| r.feature == f).count(), 1, "{f:?}");
+        }
+        assert_eq!(RULES.len(), Feature::ALL.len());
+    }
+
+    #[test]
+    fn dockershim_ends_with_1_23() {
+        assert_eq!(has(Feature::Dockershim, "1.23.17"), Some(true));
+        assert_eq!(has(Feature::Dockershim, "v1.18.0"), Some(true));
+        assert_eq!(has(Feature::Dockershim, "1.24.0"), Some(false));
+        assert_eq!(has(Feature::Dockershim, "1.32.0"), Some(false));
+        assert_eq!(has(Feature::Dockershim, "2.0.0"), Some(false));
+        assert_eq!(has(Feature::Dockershim, "latest"), None);
+    }
+
+    #[test]
+    fn service_account_issuer_from_1_20() {
+        assert_eq!(has(Feature::ServiceAccountIssuer, "1.19.16"), Some(false));
+        assert_eq!(has(Feature::ServiceAccountIssuer, "1.20.0"), Some(true));
+        assert_eq!(has(Feature::ServiceAccountIssuer, "1.32.0"), Some(true));
+    }
+
+    #[test]
+    fn large_service_cidr_from_1_33() {
+        assert_eq!(has(Feature::LargeServiceCidr, "1.32.9"), Some(false));
+        assert_eq!(has(Feature::LargeServiceCidr, "1.33.0"), Some(true));
+    }
+
+    #[test]
+    fn template_features() {
+        assert_eq!(
+            features("1.23.0"),
+            [
+                ("dockershim", true),
+                ("service_account_issuer", true),
+                ("large_service_cidr", false)
+            ]
+        );
+        assert!(features("x").iter().all(|(_, on)| !on));
+    }
+
+    #[test]
+    fn minors() {
+        assert_eq!(Minor::of("v1.23.4"), Some(Minor::new(1, 23)));
+        assert_eq!(Minor::new(1, 23).next().to_string(), "1.24");
+        assert!(Minor::new(1, 9) < Minor::new(1, 10));
+    }
+}
