@@ -87,6 +87,7 @@ fn intervals(events: &[Event]) -> Vec<(f64, f64)> {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn hosts_run_concurrently_and_the_bound_holds() {
     let Some(file) = lab_cluster_file() else {
         return;
@@ -125,6 +126,7 @@ async fn hosts_run_concurrently_and_the_bound_holds() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn a_failing_step_is_retried_then_succeeds_or_fails_with_its_tail() {
     let Some(file) = lab_cluster_file() else {
         return;
@@ -201,6 +203,7 @@ async fn a_failing_step_is_retried_then_succeeds_or_fails_with_its_tail() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn a_killed_run_resumes_from_the_journal() {
     let Some(file) = lab_cluster_file() else {
         return;

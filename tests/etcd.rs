@@ -71,6 +71,7 @@ fn diagnose_until(
 }
 
 #[test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 fn healthy_cluster_then_a_rerun_changes_nothing() {
     let Some(lab) = common::lab() else { return };
     let (_dir, file) = cluster_copy(&lab.dir);
@@ -101,6 +102,7 @@ fn healthy_cluster_then_a_rerun_changes_nothing() {
 }
 
 #[test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 fn member_cert_without_its_ip_is_diagnosed_and_fixed() {
     let Some(lab) = common::lab() else { return };
     let (dir, file) = cluster_copy(&lab.dir);
@@ -173,6 +175,7 @@ fn member_cert_without_its_ip_is_diagnosed_and_fixed() {
 }
 
 #[test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 fn blocked_peer_port_is_diagnosed() {
     let Some(lab) = common::lab() else { return };
     let (_dir, file) = cluster_copy(&lab.dir);
@@ -241,6 +244,7 @@ fn blocked_peer_port_is_diagnosed() {
 }
 
 #[test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 fn stale_data_dir_is_detected_and_moved_aside_with_consent() {
     let Some(lab) = common::lab() else { return };
     let (_dir, file) = cluster_copy(&lab.dir);
@@ -282,6 +286,7 @@ fn stale_data_dir_is_detected_and_moved_aside_with_consent() {
 }
 
 #[test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 fn port_held_by_another_process_is_named() {
     let Some(lab) = common::lab() else { return };
     let (_dir, file) = cluster_copy(&lab.dir);

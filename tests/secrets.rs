@@ -54,6 +54,7 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
 }
 
 #[test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 fn a_real_run_logs_no_secret() {
     let Some(lab) = common::lab() else { return };
     let (dir, file) = cluster_copy(&lab.dir);

@@ -15,6 +15,7 @@ use kubewiz::ssh::{
 // ---------------------------------------------------------------- exec
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn exec_streams_lines_in_order_as_they_arrive() {
     let Some(lab) = lab() else { return };
     let conn = lab.connect(1, "kube").await;
@@ -52,6 +53,7 @@ async fn exec_streams_lines_in_order_as_they_arrive() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn exec_separates_stdout_and_stderr_and_keeps_partial_last_line() {
     let Some(lab) = lab() else { return };
     let conn = lab.connect(1, "kube").await;
@@ -65,6 +67,7 @@ async fn exec_separates_stdout_and_stderr_and_keeps_partial_last_line() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn exec_exit_codes_are_outcomes_not_errors() {
     let Some(lab) = lab() else { return };
     let conn = lab.connect(1, "kube").await;
@@ -81,6 +84,7 @@ async fn exec_exit_codes_are_outcomes_not_errors() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn exec_timeout_stops_the_command_and_connection_stays_usable() {
     let Some(lab) = lab() else { return };
     let conn = lab.connect(1, "kube").await;
@@ -112,6 +116,7 @@ async fn exec_timeout_stops_the_command_and_connection_stays_usable() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn exec_timeout_with_sudo_stops_the_root_command() {
     let Some(lab) = lab() else { return };
     let conn = lab.connect(1, "kube").await;
@@ -134,6 +139,7 @@ async fn exec_timeout_with_sudo_stops_the_root_command() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn exec_stdin_is_delivered_then_eof() {
     let Some(lab) = lab() else { return };
     let conn = lab.connect(1, "kube").await;
@@ -153,6 +159,7 @@ async fn exec_stdin_is_delivered_then_eof() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn exec_large_output_and_parallel_commands_on_one_connection() {
     let Some(lab) = lab() else { return };
     let conn = lab.connect(1, "kube").await;
@@ -181,6 +188,7 @@ async fn exec_large_output_and_parallel_commands_on_one_connection() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn exec_command_runs_through_sh_verbatim() {
     let Some(lab) = lab() else { return };
     let conn = lab.connect(1, "kube").await;
@@ -191,6 +199,7 @@ async fn exec_command_runs_through_sh_verbatim() {
 // ---------------------------------------------------------------- sudo
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn sudo_as_kube_runs_as_root() {
     let Some(lab) = lab() else { return };
     let conn = lab.connect(1, "kube").await;
@@ -212,6 +221,7 @@ async fn sudo_as_kube_runs_as_root() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn sudo_as_root_user_needs_no_sudo() {
     let Some(lab) = lab() else { return };
     let conn = lab.connect(1, "root").await;
@@ -219,6 +229,7 @@ async fn sudo_as_root_user_needs_no_sudo() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn sudo_password_required_fails_fast_without_password() {
     let Some(lab) = lab() else { return };
     let conn = lab.connect(1, "ops").await;
@@ -239,6 +250,7 @@ async fn sudo_password_required_fails_fast_without_password() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn sudo_with_password_works_and_never_leaks_it() {
     let Some(lab) = lab() else { return };
     let password = lab.password("ops");
@@ -277,6 +289,7 @@ async fn sudo_with_password_works_and_never_leaks_it() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn sudo_wrong_password_is_reported() {
     let Some(lab) = lab() else { return };
     let mut target = lab.target(1, "ops");
@@ -294,6 +307,7 @@ async fn sudo_wrong_password_is_reported() {
 // ---------------------------------------------------------------- auth
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn wrong_key_is_rejected() {
     let Some(lab) = lab() else { return };
     let key = keygen("ed25519", "");
@@ -316,6 +330,7 @@ async fn wrong_key_is_rejected() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn rsa_and_ecdsa_keys_work() {
     let Some(lab) = lab() else { return };
     let admin = lab.connect(2, "kube").await;
@@ -340,6 +355,7 @@ async fn rsa_and_ecdsa_keys_work() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn ssh_agent_identities_are_tried_in_turn() {
     let Some(lab) = lab() else { return };
     let dir = tempfile::tempdir().unwrap();
@@ -428,6 +444,7 @@ async fn encrypted_key_needs_its_passphrase() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn password_auth_works_or_is_rejected_cleanly() {
     let Some(lab) = lab() else { return };
     let mut target = lab.target(3, "kube");
@@ -449,6 +466,7 @@ async fn password_auth_works_or_is_rejected_cleanly() {
 // ---------------------------------------------------------------- host keys
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn unknown_host_key_refused_without_consent_and_learned_with_it() {
     let Some(lab) = lab() else { return };
     let dir = tempfile::tempdir().unwrap();
@@ -515,6 +533,7 @@ async fn unknown_host_key_refused_without_consent_and_learned_with_it() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn changed_host_key_is_a_hard_error() {
     let Some(lab) = lab() else { return };
     let (_, real_fp, _) = probe_host_key(&lab.address(1), lab.port(), CONNECT_TIMEOUT)
@@ -580,6 +599,7 @@ async fn changed_host_key_is_a_hard_error() {
 // ---------------------------------------------------------------- upload
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn upload_100mb_verified_then_unchanged() {
     let Some(lab) = lab() else { return };
     common::init_tracing();
@@ -660,6 +680,7 @@ async fn upload_100mb_verified_then_unchanged() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn upload_exec_fallback_without_and_with_sudo() {
     let Some(lab) = lab() else { return };
     let conn = lab.connect(1, "kube").await;
@@ -716,6 +737,7 @@ async fn upload_exec_fallback_without_and_with_sudo() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn upload_with_sudo_applies_mode_and_owner() {
     let Some(lab) = lab() else { return };
     let conn = lab.connect(1, "kube").await;
@@ -762,6 +784,7 @@ async fn upload_with_sudo_applies_mode_and_owner() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn upload_as_ops_with_sudo_password() {
     let Some(lab) = lab() else { return };
     let mut target = lab.target(1, "ops");
@@ -796,6 +819,7 @@ async fn upload_as_ops_with_sudo_password() {
 // ---------------------------------------------------------------- connection drops
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn connection_killed_mid_command_then_reconnects() {
     let Some(lab) = lab() else { return };
     let a = lab.connect(3, "kube").await;
@@ -843,6 +867,7 @@ echo "no sshd ancestor" >&2; exit 1"#
 }
 
 #[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn closed_connection_reconnects_on_next_use() {
     let Some(lab) = lab() else { return };
     let conn = lab.connect(2, "kube").await;

@@ -1,11 +1,17 @@
 //! Shared helpers for integration tests against the lab machines (`scripts/lab`).
 //!
-//! Tests find the lab through `KUBEWIZ_LAB` (the path of `.lab/`); when it is unset,
-//! [`lab`] prints "skipped: KUBEWIZ_LAB not set" and returns `None`:
+//! Tests find the lab through `KUBEWIZ_LAB` (the path of `.lab/`). Every test that needs it is
+//! `#[ignore = "needs the lab (KUBEWIZ_LAB)"]`, so a plain `cargo test` lists it as ignored
+//! rather than passing it unrun; `--include-ignored` runs it, and [`lab`] then panics when
+//! `KUBEWIZ_LAB` is unset (a lab run without a lab fails loudly):
 //!
 //! ```ignore
-//! let Some(lab) = common::lab() else { return };
-//! let conn = lab.connect(1, "kube").await;
+//! #[tokio::test]
+//! #[ignore = "needs the lab (KUBEWIZ_LAB)"]
+//! async fn something_on_the_lab() {
+//!     let Some(lab) = common::lab() else { return };
+//!     let conn = lab.connect(1, "kube").await;
+//! }
 //! ```
 #![allow(dead_code)]
 
@@ -29,17 +35,25 @@ pub struct Lab {
     pub dir: PathBuf,
 }
 
-/// The lab, or `None` (after printing why) when `KUBEWIZ_LAB` is not set.
+/// The lab; panics when `KUBEWIZ_LAB` is not set, or is not a lab directory.
+///
+/// Never `None`: the `Option` only keeps the `let Some(lab) = common::lab() else { return };`
+/// lines of the lab tests compiling while other branches still add tests written that way.
 pub fn lab() -> Option<Lab> {
-    match std::env::var_os("KUBEWIZ_LAB") {
-        Some(dir) if !dir.is_empty() => Some(Lab {
-            dir: PathBuf::from(dir),
-        }),
-        _ => {
-            println!("skipped: KUBEWIZ_LAB not set");
-            None
-        }
-    }
+    let dir = match std::env::var_os("KUBEWIZ_LAB") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => panic!(
+            "this test needs the lab: set KUBEWIZ_LAB to the lab directory (e.g. KUBEWIZ_LAB=$PWD/.lab after scripts/lab up), or run without --include-ignored / --ignored"
+        ),
+    };
+    let cluster_file = dir.join("cluster/cluster.yaml");
+    assert!(
+        cluster_file.is_file(),
+        "KUBEWIZ_LAB={} is not a lab directory: {} is missing (scripts/lab up writes it)",
+        dir.display(),
+        cluster_file.display()
+    );
+    Some(Lab { dir })
 }
 
 impl Lab {
