@@ -4,33 +4,6 @@ use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
-/// Edit distance (Levenshtein, plus adjacent transpositions counted as one edit).
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    // d[i][j]: distance between the first i chars of a and the first j chars of b.
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
-}
-
 /// The candidate closest to `word`, if one is close enough to be a plausible typo.
 pub(crate) fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let word = word.to_lowercase();
@@ -41,7 +14,8 @@ pub(crate) fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str>
             4..=6 => 2,
             _ => 3,
         };
-        let mut d = edit_distance(&word, c);
+        // Levenshtein with adjacent transpositions as one edit ("prot" is 1 from "port").
+        let mut d = strsim::osa_distance(&word, c);
         // "passphrase" for "passphrase_env": one is the start of the other.
         if word.len().min(c.len()) >= 4 && (c.starts_with(&word) || word.starts_with(c)) {
             d = d.min(limit);
@@ -203,11 +177,13 @@ mod tests {
 
     #[test]
     fn distance() {
-        assert_eq!(edit_distance("", ""), 0);
-        assert_eq!(edit_distance("adress", "address"), 1);
-        assert_eq!(edit_distance("prot", "port"), 1);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("abc", ""), 3);
+        // The metric suggest relies on: a swap of two neighbours is one edit.
+        let d = strsim::osa_distance;
+        assert_eq!(d("", ""), 0);
+        assert_eq!(d("adress", "address"), 1);
+        assert_eq!(d("prot", "port"), 1);
+        assert_eq!(d("kitten", "sitting"), 3);
+        assert_eq!(d("abc", ""), 3);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Plain lines: `host stage/step | output`, then `host stage/step: changed (0.2 s)`.
 
 use crate::events::{Event, OutputStream, StepOutcome};
+use anstyle::{AnsiColor, Style};
 use std::io::{self, Write};
 
 pub struct PlainPrinter {
@@ -9,22 +10,21 @@ pub struct PlainPrinter {
     show_step: bool,
 }
 
-const RESET: &str = "\x1b[0m";
-const BOLD: &str = "\x1b[1m";
-const DIM: &str = "\x1b[2m";
-const RED: &str = "\x1b[31m";
-const GREEN: &str = "\x1b[32m";
-const YELLOW: &str = "\x1b[33m";
-const CYAN: &str = "\x1b[36m";
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+const RED: Style = AnsiColor::Red.on_default();
+const GREEN: Style = AnsiColor::Green.on_default();
+const YELLOW: Style = AnsiColor::Yellow.on_default();
+const CYAN: Style = AnsiColor::Cyan.on_default();
 
 impl PlainPrinter {
     pub fn new(color: bool, show_step: bool) -> Self {
         PlainPrinter { color, show_step }
     }
 
-    fn paint(&self, code: &str, text: &str) -> String {
+    fn paint(&self, style: Style, text: &str) -> String {
         if self.color {
-            format!("{code}{text}{RESET}")
+            format!("{style}{text}{style:#}")
         } else {
             text.to_string()
         }
@@ -278,7 +278,24 @@ mod tests {
                 line: "x".into(),
             },
         );
-        assert!(line.contains('\x1b'));
-        assert!(line.starts_with("\x1b[36mh1"));
+        assert_eq!(line, "\x1b[36mh1\x1b[0m \x1b[33m!\x1b[0m x\n");
+        let mut p = PlainPrinter::new(true, true);
+        let line = render(
+            &mut p,
+            Event::StepFinished {
+                stage: "prep".into(),
+                step: "swap".into(),
+                host: "node1".into(),
+                outcome: StepOutcome::NotApplicable {
+                    reason: "no swap".into(),
+                },
+                duration_ms: 1234,
+                attempt: 1,
+            },
+        );
+        assert_eq!(
+            line,
+            "\x1b[36mnode1\x1b[0m prep/swap: \x1b[2mn/a\x1b[0m (no swap) \x1b[2m(1.23 s)\x1b[0m\n"
+        );
     }
 }

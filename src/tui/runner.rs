@@ -321,28 +321,9 @@ impl Driver {
 /// `ESC ] 52 ; c ; base64 BEL`: sets the terminal's clipboard (tmux passes it on with
 /// `set-clipboard on`).
 pub fn osc52(text: &str) -> String {
-    format!("\x1b]52;c;{}\x07", base64(text.as_bytes()))
-}
-
-fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+    format!("\x1b]52;c;{encoded}\x07")
 }
 
 /// The wizard on a terminal: `kubewiz` or `kubewiz wizard [-f FILE]`.
@@ -396,12 +377,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64_matches_the_standard() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    fn osc52_carries_standard_base64() {
+        let osc = |b64: &str| format!("\x1b]52;c;{b64}\x07");
+        assert_eq!(osc52(""), osc(""));
+        assert_eq!(osc52("f"), osc("Zg=="));
+        assert_eq!(osc52("fo"), osc("Zm8="));
+        assert_eq!(osc52("foo"), osc("Zm9v"));
+        assert_eq!(osc52("foobar"), osc("Zm9vYmFy"));
         assert_eq!(osc52("hi"), "\x1b]52;c;aGk=\x07");
     }
 }
