@@ -234,6 +234,19 @@ mod tests {
         String::from_utf8(buf).unwrap()
     }
 
+    fn swap_not_applicable() -> Event {
+        Event::StepFinished {
+            stage: "prep".into(),
+            step: "swap".into(),
+            host: "node1".into(),
+            outcome: StepOutcome::NotApplicable {
+                reason: "no swap".into(),
+            },
+            duration_ms: 1234,
+            attempt: 1,
+        }
+    }
+
     #[test]
     fn plain_lines_without_color() {
         let mut p = PlainPrinter::new(false, true);
@@ -248,19 +261,7 @@ mod tests {
             },
         );
         assert_eq!(line, "node1 prep/swap | swap turned off\n");
-        let line = render(
-            &mut p,
-            Event::StepFinished {
-                stage: "prep".into(),
-                step: "swap".into(),
-                host: "node1".into(),
-                outcome: StepOutcome::NotApplicable {
-                    reason: "no swap".into(),
-                },
-                duration_ms: 1234,
-                attempt: 1,
-            },
-        );
+        let line = render(&mut p, swap_not_applicable());
         assert_eq!(line, "node1 prep/swap: n/a (no swap) (1.23 s)\n");
         assert!(!line.contains('\x1b'));
     }
@@ -280,19 +281,7 @@ mod tests {
         );
         assert_eq!(line, "\x1b[36mh1\x1b[0m \x1b[33m!\x1b[0m x\n");
         let mut p = PlainPrinter::new(true, true);
-        let line = render(
-            &mut p,
-            Event::StepFinished {
-                stage: "prep".into(),
-                step: "swap".into(),
-                host: "node1".into(),
-                outcome: StepOutcome::NotApplicable {
-                    reason: "no swap".into(),
-                },
-                duration_ms: 1234,
-                attempt: 1,
-            },
-        );
+        let line = render(&mut p, swap_not_applicable());
         assert_eq!(
             line,
             "\x1b[36mnode1\x1b[0m prep/swap: \x1b[2mn/a\x1b[0m (no swap) \x1b[2m(1.23 s)\x1b[0m\n"
