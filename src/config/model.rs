@@ -77,7 +77,18 @@ pub enum Role {
 impl Role {
     pub const ALL: [Role; 3] = [Role::Etcd, Role::Master, Role::Node];
 
-    pub fn as_str(self) -> &'static str {
+    /// The names of [`Role::ALL`], in order: what the cluster file's schema accepts.
+    pub const NAMES: [&'static str; Role::ALL.len()] = {
+        let mut names = [""; Role::ALL.len()];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = Role::ALL[i].as_str();
+            i += 1;
+        }
+        names
+    };
+
+    pub const fn as_str(self) -> &'static str {
         match self {
             Role::Etcd => "etcd",
             Role::Master => "master",

@@ -8,7 +8,7 @@
 //! the tree, so `etcd: 3.4` stays the string "3.4"). Line and column of a finding come from
 //! [`locate`], which replays the text and stops at the finding's path.
 
-use super::{ClusterSpec, Finding, Severity};
+use super::{ClusterSpec, Finding, Role, Severity};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_yaml::Value;
 use std::fmt::{self, Write as _};
@@ -127,7 +127,7 @@ const DEFAULTS: Kind = Kind::Map(&[
 
 const ROLE: Kind = Kind::Enum {
     noun: "role",
-    values: &["etcd", "master", "node"],
+    values: &Role::NAMES,
 };
 
 const HOST: Kind = Kind::Map(&[
@@ -891,6 +891,11 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
         Ok(false)
     }
 }
+
+/// Tests that the schema above and model.rs stay in step.
+#[cfg(test)]
+#[path = "schema_drift.rs"]
+mod schema_drift;
 
 #[cfg(test)]
 mod tests {
