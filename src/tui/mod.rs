@@ -12,6 +12,8 @@
 
 pub mod connect;
 pub mod dashboard;
+#[cfg(test)]
+mod deploy_tests;
 pub mod input;
 pub mod logbuf;
 pub mod runner;
