@@ -57,6 +57,9 @@ fn deploy_builds_no_plan_and_the_dashboard_takes_the_announced_shape() {
     );
     assert_eq!(request.narrowing, Narrowing::default());
     assert!(request.retry_stages.is_empty());
+    // Until the run announces its plan, the dashboard draws (empty) without a fault.
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 30)).unwrap();
+    t.draw(|f| app.draw(f)).unwrap();
 
     app.on_engine(Event::PlanStarted {
         cluster: "lab".into(),
