@@ -97,6 +97,10 @@ pub struct StageSummary {
     pub steps: Vec<String>,
     /// Hosts the stage runs on.
     pub hosts: Vec<String>,
+    /// Each host's steps, in the order of `hosts`, when they differ (a step only one host
+    /// runs); empty when every host runs every step.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub host_steps: Vec<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

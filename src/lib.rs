@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod cluster_dir;
 pub mod config;
+pub mod deploy;
 pub mod diagnose;
 pub mod engine;
 pub mod events;

@@ -213,11 +213,13 @@ fn stages() -> Vec<StageSummary> {
             name: "prep".into(),
             steps: PREP.iter().map(|s| s.to_string()).collect(),
             hosts: hosts.clone(),
+            host_steps: vec![],
         },
         StageSummary {
             name: "etcd".into(),
             steps: ETCD.iter().map(|s| s.to_string()).collect(),
             hosts,
+            host_steps: vec![],
         },
     ]
 }

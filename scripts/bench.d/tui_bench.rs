@@ -62,6 +62,7 @@ fn main() {
             name: "flood".into(),
             steps: vec!["output".into()],
             hosts: hosts.clone(),
+            host_steps: vec![],
         }];
         let mut app = App::for_stages(Theme::COLOR, "bench", &stages);
         let sink = std::fs::OpenOptions::new()

@@ -4,9 +4,8 @@
 use super::run::{ctrl_c, pool, run_plan, Run};
 use super::{ConnectArgs, FileArg};
 use crate::cluster_dir::ClusterDir;
-use crate::diagnose::fixes::{self, FixContext};
-use crate::engine::{HostPool, RunOptions, RunSummary};
-use crate::{config, pki, stages};
+use crate::deploy::{self, FixContext, FixNote, FixOffer, Narrowing, Request, MAX_FIX_ROUNDS};
+use crate::stages;
 use anyhow::{bail, Result};
 use clap::Args;
 use std::io::IsTerminal;
@@ -41,24 +40,17 @@ pub struct ApplyArgs {
     pub yes: bool,
 }
 
-/// Rounds of fix-and-retry before giving up.
-const MAX_FIX_ROUNDS: usize = 2;
-
 pub async fn run(args: ApplyArgs) -> Result<ExitCode> {
-    let loaded = match config::load(&args.file.file) {
+    let loaded = match super::load_or_exit(&args.file.file) {
         Ok(l) => l,
-        Err(e) => {
-            println!("{e}");
-            return Ok(ExitCode::from(1));
-        }
+        Err(code) => return Ok(code),
     };
     for w in &loaded.warnings {
         eprintln!("{w}");
     }
-    let spec = &loaded.spec;
     let dir = ClusterDir::of_cluster_file(&args.file.file);
     let log = crate::logging::init(&dir.logs(), "apply")?;
-    let hosts = spec.resolved_hosts();
+    let hosts = loaded.spec.resolved_hosts();
     if let Some(unknown) = args
         .only_hosts
         .iter()
@@ -72,37 +64,47 @@ pub async fn run(args: ApplyArgs) -> Result<ExitCode> {
     let pool = pool(&hosts, &dir, &args.connect)?;
     let cancel = ctrl_c();
 
-    let mut rerun_stages: Vec<String> = vec![];
+    let mut request = Request {
+        plan: stages::PlanOptions {
+            ignore_preflight: args.ignore_preflight_errors.clone(),
+        },
+        narrowing: Narrowing {
+            from_stage: args.from_stage.clone(),
+            only_stages: args.only_stages.clone(),
+            only_hosts: args.only_hosts.clone(),
+            step: args.step.clone(),
+            skipped: vec![],
+        },
+        parallel: args.connect.parallel,
+        ..Request::new(loaded.spec, dir)
+    };
     let mut summary = None;
     for round in 0..=MAX_FIX_ROUNDS {
-        // The PKI lives in the cluster directory: created once, reused, never regenerated
-        // silently (a re-issued leaf is reported, its old files backed up).
-        let report = pki::ensure(&dir, spec)?;
-        if report.changed() {
-            eprint!("{report}");
+        let prepared = deploy::prepare(&request)?;
+        if prepared.pki.changed() {
+            eprint!("{}", prepared.pki);
         }
-        let plan = narrowed_plan(&args, spec, &dir, &mut rerun_stages)?;
         let s = run_plan(Run {
-            plan: &plan,
+            plan: &prepared.plan,
             pool: pool.clone(),
             connect: &args.connect,
-            options: RunOptions {
-                parallel: args.connect.parallel,
-                journal: Some(dir.journal()),
-                rerun_stages: rerun_stages.clone(),
-                // A retried piece leaves the run open: the next full apply resumes.
-                partial: args.step.is_some() || !args.only_hosts.is_empty(),
-            },
+            options: prepared.options,
             show_step: true,
             cancel: cancel.clone(),
         })
         .await?;
         let retry = !s.ok && !s.interrupted && args.auto_fix && round < MAX_FIX_ROUNDS;
         if retry {
-            match apply_fixes(&args, spec, &dir, &pool, &s).await? {
+            let ctx = FixContext {
+                spec: &request.spec,
+                dir: &request.dir,
+                pool: &pool,
+            };
+            let offers = deploy::offers(&s.diagnoses);
+            match deploy::apply_fixes(&ctx, &offers, &mut |o| consent(&args, o), &mut note).await? {
                 Some(stage) => {
                     eprintln!("kubewiz: retrying stage {stage} after the fix");
-                    rerun_stages = vec![stage];
+                    request = request.retry_after_fix(&stage);
                     summary = Some(s);
                     continue;
                 }
@@ -124,71 +126,24 @@ pub async fn run(args: ApplyArgs) -> Result<ExitCode> {
     })
 }
 
-fn narrowed_plan(
-    args: &ApplyArgs,
-    spec: &config::ClusterSpec,
-    dir: &ClusterDir,
-    rerun_stages: &mut Vec<String>,
-) -> Result<crate::plan::Plan> {
-    let opts = stages::PlanOptions {
-        ignore_preflight: args.ignore_preflight_errors.clone(),
-    };
-    let mut plan = stages::build_plan(spec, dir, &opts)?;
-    if let Some(stage) = &args.from_stage {
-        plan.start_at_stage(stage).map_err(anyhow::Error::msg)?;
-        rerun_stages.extend(plan.stage_names());
-    }
-    if !args.only_stages.is_empty() {
-        plan.retain_stages(&args.only_stages)
-            .map_err(anyhow::Error::msg)?;
-    }
-    if !args.only_hosts.is_empty() {
-        plan.retain_hosts(&args.only_hosts);
-    }
-    if let Some(step) = &args.step {
-        plan.only_step(step).map_err(anyhow::Error::msg)?;
-        // One step on demand always runs, even when the journal has it.
-        rerun_stages.extend(plan.stage_names());
-    }
-    Ok(plan)
+/// Consent to a destructive fix: `--yes`, else typed on the terminal.
+fn consent(args: &ApplyArgs, offer: &FixOffer) -> Result<bool> {
+    Ok(args.yes || confirm(&offer.fix.description)?)
 }
 
-/// Apply each distinct fix the failed steps' diagnoses offer. Returns the stage to retry, or
-/// None when nothing could be fixed.
-async fn apply_fixes(
-    args: &ApplyArgs,
-    spec: &config::ClusterSpec,
-    dir: &ClusterDir,
-    pool: &HostPool,
-    s: &RunSummary,
-) -> Result<Option<String>> {
-    let ctx = FixContext { spec, dir, pool };
-    let mut done: Vec<String> = vec![];
-    let mut stage = None;
-    for (st, _step, host, d) in &s.diagnoses {
-        let Some(fix) = &d.auto_fix else { continue };
-        if done.contains(&fix.action) || !fixes::known(&fix.action) {
-            continue;
-        }
-        let consent = !fix.destructive || args.yes || confirm(&fix.description)?;
-        if !consent {
-            eprintln!(
-                "kubewiz: skipped the fix ({}): it needs your consent (--yes)",
-                fix.description
-            );
-            continue;
-        }
-        eprintln!(
+fn note(n: FixNote<'_>) {
+    match n {
+        FixNote::NoConsent(o) => eprintln!(
+            "kubewiz: skipped the fix ({}): it needs your consent (--yes)",
+            o.fix.description
+        ),
+        FixNote::Fixing(o) => eprintln!(
             "kubewiz: fixing ({}): {}",
-            d.id.as_deref().unwrap_or("?"),
-            fix.description
-        );
-        let mut emit = |line: String| eprintln!("    {line}");
-        fixes::apply(&ctx, &fix.action, host, consent, &mut emit).await?;
-        done.push(fix.action.clone());
-        stage.get_or_insert_with(|| st.clone());
+            o.id.as_deref().unwrap_or("?"),
+            o.fix.description
+        ),
+        FixNote::Line(line) => eprintln!("    {line}"),
     }
-    Ok(stage)
 }
 
 fn confirm(what: &str) -> Result<bool> {

@@ -5,7 +5,7 @@
 use super::run::pool;
 use super::{ConnectArgs, FileArg};
 use crate::cluster_dir::ClusterDir;
-use crate::config::{self, Role};
+use crate::config::Role;
 use crate::engine::evidence;
 use crate::events::Event;
 use crate::output::{Format, PlainPrinter};
@@ -29,12 +29,9 @@ pub struct DiagnoseArgs {
 }
 
 pub async fn run(args: DiagnoseArgs) -> Result<ExitCode> {
-    let loaded = match config::load(&args.file.file) {
+    let loaded = match super::load_or_exit(&args.file.file) {
         Ok(l) => l,
-        Err(e) => {
-            println!("{e}");
-            return Ok(ExitCode::from(1));
-        }
+        Err(code) => return Ok(code),
     };
     let spec = &loaded.spec;
     let (hosts, units, health): (Vec<_>, Vec<String>, Option<String>) = match args.stage.as_str() {

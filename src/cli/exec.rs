@@ -3,7 +3,7 @@
 use super::run::{ctrl_c, pool, run_plan, Run};
 use super::{ConnectArgs, FileArg};
 use crate::cluster_dir::ClusterDir;
-use crate::config::{self, Role};
+use crate::config::Role;
 use crate::engine::RunOptions;
 use crate::events::StepOutcome;
 use crate::output::Format;
@@ -33,12 +33,9 @@ pub struct ExecArgs {
 }
 
 pub async fn run(args: ExecArgs) -> Result<ExitCode> {
-    let loaded = match config::load(&args.file.file) {
+    let loaded = match super::load_or_exit(&args.file.file) {
         Ok(l) => l,
-        Err(e) => {
-            println!("{e}");
-            return Ok(ExitCode::from(1));
-        }
+        Err(code) => return Ok(code),
     };
     let mut hosts = loaded.spec.resolved_hosts();
     if !args.hosts.is_empty() {

@@ -6,15 +6,19 @@ mod diagnose;
 mod exec;
 mod plan_cmd;
 mod run;
-pub mod targets;
 mod validate;
 mod wizard;
 
 use clap::{Args, Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::config;
 use crate::output::Format;
+
+/// SSH targets from the cluster file's hosts (moved to [`crate::deploy`]; kept here for the
+/// tests and the bench that name it).
+pub use crate::deploy::targets;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -94,6 +98,15 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The cluster file, loaded and valid; else what is wrong with it printed on stdout (every
+/// finding with its field path) and the exit code 1 for the command to return.
+pub fn load_or_exit(file: &Path) -> Result<config::Loaded, ExitCode> {
+    config::load(file).map_err(|e| {
+        println!("{e}");
+        ExitCode::from(1)
+    })
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -2,7 +2,7 @@
 
 use super::FileArg;
 use crate::plan::{FileSource, Plan, StepAction};
-use crate::{config, stages};
+use crate::stages;
 use anyhow::Result;
 use clap::Args;
 use std::process::ExitCode;
@@ -20,12 +20,9 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: &PlanArgs) -> Result<ExitCode> {
-    let loaded = match config::load(&args.file.file) {
+    let loaded = match super::load_or_exit(&args.file.file) {
         Ok(l) => l,
-        Err(e) => {
-            println!("{e}");
-            return Ok(ExitCode::from(1));
-        }
+        Err(code) => return Ok(code),
     };
     let dir = crate::cluster_dir::ClusterDir::of_cluster_file(&args.file.file);
     let plan = stages::build_plan(&loaded.spec, &dir, &stages::PlanOptions::default())?;

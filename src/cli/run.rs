@@ -3,7 +3,8 @@
 use super::ConnectArgs;
 use crate::cluster_dir::ClusterDir;
 use crate::config::ResolvedHost;
-use crate::engine::{self, CancellationToken, HostPool, RunOptions, RunSummary};
+use crate::deploy::{self, targets::Secrets};
+use crate::engine::{CancellationToken, HostPool, RunOptions, RunSummary};
 use crate::output::{self, PlainPrinter};
 use crate::plan::Plan;
 use anyhow::Result;
@@ -16,13 +17,13 @@ pub fn pool(
     dir: &ClusterDir,
     connect: &ConnectArgs,
 ) -> Result<Arc<HostPool>> {
-    let targets = super::targets::ssh_targets(hosts)?;
-    let policy = super::targets::host_key_policy(dir, connect.accept_new_host_keys);
-    Ok(Arc::new(HostPool::new(
-        targets,
-        policy,
+    deploy::pool(
+        hosts,
+        dir,
+        Secrets::EnvOrPrompt,
+        connect.accept_new_host_keys,
         Duration::from_secs(connect.connect_timeout),
-    )))
+    )
 }
 
 /// A token cancelled by the first Ctrl-C; the second one quits at once.
@@ -51,18 +52,15 @@ pub struct Run<'a> {
     pub cancel: CancellationToken,
 }
 
+/// Run the plan, its events printed as they come.
 pub async fn run_plan(r: Run<'_>) -> Result<RunSummary> {
-    tracing::info!(cluster = %r.plan.cluster, steps = r.plan.total_steps(), "run starts");
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let printer = tokio::spawn(output::print_events(
         rx,
         r.connect.output,
         PlainPrinter::new(super::use_color(), r.show_step),
     ));
-    let result = engine::run(r.plan, r.pool, r.options, tx, r.cancel).await;
+    let result = deploy::run_plan(r.plan, r.pool, r.options, tx, r.cancel).await;
     let _ = printer.await;
-    if let Ok(s) = &result {
-        tracing::info!(ok = s.ok, interrupted = s.interrupted, "run ends");
-    }
     result
 }

@@ -26,6 +26,21 @@ pub struct JournalEntry {
     pub finished_unix: u64,
 }
 
+impl JournalData {
+    /// A run that did some steps and did not end cleanly: the next run resumes it.
+    pub fn interrupted(&self) -> bool {
+        !self.run_complete && !self.steps.is_empty()
+    }
+}
+
+/// Steps done by the interrupted run the journal at `path` records, if it records one (a
+/// missing or unreadable journal records none: opening it for a run reports the latter).
+pub fn interrupted_run(path: &Path) -> Option<usize> {
+    let bytes = std::fs::read(path).ok()?;
+    let data: JournalData = serde_json::from_slice(&bytes).ok()?;
+    data.interrupted().then_some(data.steps.len())
+}
+
 pub struct Journal {
     path: PathBuf,
     data: JournalData,
@@ -58,9 +73,7 @@ impl Journal {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        let resuming = previous
-            .as_ref()
-            .is_some_and(|p| !p.run_complete && !p.steps.is_empty());
+        let resuming = previous.as_ref().is_some_and(JournalData::interrupted);
         let data = match previous {
             Some(p) if resuming => p,
             _ => JournalData {
@@ -131,11 +144,13 @@ mod tests {
         j.record(key("prep", "swap", "n1"), "h1".into(), "changed")
             .unwrap();
         drop(j); // "crash"
+        assert_eq!(interrupted_run(&p), Some(1));
         let (mut j, resuming) = Journal::open_for_run(&p).unwrap();
         assert!(resuming);
         assert!(j.finished_with("prep/swap@n1", "h1"));
         assert!(!j.finished_with("prep/swap@n1", "other-inputs"));
         j.mark_complete().unwrap();
+        assert_eq!(interrupted_run(&p), None);
         let (j, resuming) = Journal::open_for_run(&p).unwrap();
         assert!(!resuming);
         assert!(!j.finished_with("prep/swap@n1", "h1"));

@@ -93,15 +93,7 @@ pub async fn run(
         &tx,
         Event::PlanStarted {
             cluster: plan.cluster.clone(),
-            stages: plan
-                .stages
-                .iter()
-                .map(|s| StageSummary {
-                    name: s.name.clone(),
-                    steps: step_names(s),
-                    hosts: s.hosts.iter().map(|h| h.host.clone()).collect(),
-                })
-                .collect(),
+            stages: stage_summaries(plan),
             total_steps: plan.total_steps(),
             resumed,
         },
@@ -192,6 +184,28 @@ pub async fn run(
         },
     );
     Ok(summary)
+}
+
+/// The stages as `PlanStarted` announces them: what a front end draws before any step runs.
+pub fn stage_summaries(plan: &Plan) -> Vec<StageSummary> {
+    plan.stages
+        .iter()
+        .map(|s| {
+            let steps = step_names(s);
+            let host_steps: Vec<Vec<String>> = s
+                .hosts
+                .iter()
+                .map(|h| h.steps.iter().map(|x| x.name.clone()).collect())
+                .collect();
+            let uniform = host_steps.iter().all(|h| *h == steps);
+            StageSummary {
+                name: s.name.clone(),
+                steps,
+                hosts: s.hosts.iter().map(|h| h.host.clone()).collect(),
+                host_steps: if uniform { vec![] } else { host_steps },
+            }
+        })
+        .collect()
 }
 
 fn step_names(stage: &Stage) -> Vec<String> {

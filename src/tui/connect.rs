@@ -1,16 +1,17 @@
 //! What the TUI needs from the SSH layer and the engine, as small functions over what exists:
 //! SSH targets without terminal prompts, "test connection" with the host key shown before it
-//! is trusted, and running a plan on a host pool.
+//! is trusted, and running a deploy request (built and run by [`crate::deploy`]) on a pool.
 
 use super::wizard::HostCheck;
-use crate::cli::targets::host_key_policy;
 use crate::cluster_dir::ClusterDir;
-use crate::config::{ClusterSpec, ResolvedHost};
-use crate::engine::{self, CancellationToken, HostPool, RunOptions, RunSummary};
+use crate::config::ResolvedHost;
+use crate::deploy::{
+    self,
+    targets::{host_key_policy, Secrets},
+};
+use crate::engine::{CancellationToken, RunSummary};
 use crate::events::Event;
-use crate::plan::Plan;
 use crate::ssh::{known_hosts, probe_host_key, Connection, ExecRequest, SshError, SshTarget};
-use anyhow::Result;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
@@ -20,12 +21,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The SSH target of a host. Secrets come from the environment only (the TUI owns the
 /// terminal, so nothing is prompted for on it): a host with password auth needs its
 /// `password_env` set.
-pub fn ssh_target(h: &ResolvedHost) -> Result<SshTarget> {
-    crate::cli::targets::ssh_target(
-        h,
-        crate::cli::targets::Secrets::EnvOnly,
-        &mut std::collections::HashMap::new(),
-    )
+pub fn ssh_target(h: &ResolvedHost) -> anyhow::Result<SshTarget> {
+    deploy::targets::ssh_target(h, Secrets::EnvOnly, &mut std::collections::HashMap::new())
 }
 
 /// Connect with the cluster's known_hosts (never learning a key), log in, and run `id -un`
@@ -106,134 +103,59 @@ pub async fn accept_and_test(h: &ResolvedHost, dir: &ClusterDir, fingerprint: &s
     test_host(h, dir).await
 }
 
-/// What to run: the cluster's plan, narrowed to one step on some hosts (retry) and without
-/// the steps the user skipped.
-#[derive(Debug, Clone)]
-pub struct PlanRecipe {
-    pub spec: ClusterSpec,
-    pub dir: ClusterDir,
-    /// `stage/step`.
-    pub only_step: Option<String>,
-    pub hosts: Option<Vec<String>>,
-    /// `stage/step@host`.
-    pub skipped: Vec<String>,
-}
-
-impl PlanRecipe {
-    pub fn without_skipped(&self, mut plan: Plan) -> Plan {
-        for st in &mut plan.stages {
-            for h in &mut st.hosts {
-                let (stage, host) = (st.name.clone(), h.host.clone());
-                h.steps
-                    .retain(|s| !self.skipped.contains(&format!("{stage}/{}@{host}", s.name)));
-            }
-        }
-        plan
-    }
-
-    pub fn narrow(&self, plan: Plan) -> Result<Plan> {
-        let mut plan = self.without_skipped(plan);
-        if let Some(step) = &self.only_step {
-            plan.only_step(step).map_err(anyhow::Error::msg)?;
-        }
-        if let Some(hosts) = &self.hosts {
-            plan.retain_hosts(hosts);
-        }
-        Ok(plan)
-    }
-
-    /// As `apply` does: the PKI first (kept in the cluster directory, never silently
-    /// regenerated), then the plan, which reads it.
-    pub fn build(&self) -> Result<Plan> {
-        crate::pki::ensure(&self.dir, &self.spec)?;
-        let plan = crate::stages::build_plan(&self.spec, &self.dir, &Default::default())?;
-        self.narrow(plan)
-    }
-}
-
-/// Build the recipe's plan and run it (one connection per host), as `apply` does, sending the
-/// events to `tx`. Host keys must be known already (accepted in the wizard).
-pub async fn run_recipe(
-    recipe: PlanRecipe,
-    options: RunOptions,
+/// Run a deploy request as `apply` does, the events to `tx`: the plan is built here, in the
+/// run's task (the PKI is written, the bundle hashed), never on the UI thread; connections
+/// only to the hosts the narrowed plan runs on (their keys accepted in the wizard already).
+/// The error says what failed: building the plan, or the run.
+pub async fn run_request(
+    request: deploy::Request,
     tx: UnboundedSender<Event>,
     cancel: CancellationToken,
-) -> Result<RunSummary> {
-    let r = recipe.clone();
-    let plan = tokio::task::spawn_blocking(move || r.build()).await??;
-    run_plan(
-        plan,
-        recipe.spec.resolved_hosts(),
-        recipe.dir,
-        options,
-        tx,
-        cancel,
+) -> Result<RunSummary, String> {
+    let req = request.clone();
+    let prepared = tokio::task::spawn_blocking(move || deploy::prepare(&req))
+        .await
+        .map_err(|e| format!("cannot build the plan: {e}"))?
+        .map_err(|e| format!("cannot build the plan: {e:#}"))?;
+    if prepared.pki.changed() {
+        tracing::info!("PKI: {}", prepared.pki);
+    }
+    let hosts = deploy::hosts_in(&prepared.plan, &request.spec.resolved_hosts());
+    let pool = deploy::pool(
+        &hosts,
+        &request.dir,
+        Secrets::EnvOnly,
+        false,
+        CONNECT_TIMEOUT,
     )
-    .await
+    .map_err(|e| format!("the run could not go on: {e:#}"))?;
+    let result = deploy::run_plan(&prepared.plan, pool.clone(), prepared.options, tx, cancel).await;
+    pool.close_all().await;
+    result.map_err(|e| format!("the run could not go on: {e:#}"))
 }
 
-/// Run the catalog fix `action` for a failure on `host` (as `apply --auto-fix` does), over
-/// connections of its own. The caller then runs the failed stage again.
+/// Run the fix `action` for a failure on `host` (consent given in the pane), over
+/// connections of its own. The caller then runs the plan again, the failed stage afresh.
 pub async fn apply_fix(
-    recipe: &PlanRecipe,
+    request: &deploy::Request,
     action: &str,
     host: &str,
     destructive_ok: bool,
-    emit: &mut crate::diagnose::fixes::Emit<'_>,
-) -> Result<()> {
-    let targets = recipe
-        .spec
-        .resolved_hosts()
-        .iter()
-        .map(ssh_target)
-        .collect::<Result<Vec<_>>>()?;
-    let pool = HostPool::new(
-        targets,
-        host_key_policy(&recipe.dir, false),
+    emit: &mut deploy::Emit<'_>,
+) -> anyhow::Result<()> {
+    let pool = deploy::pool(
+        &request.spec.resolved_hosts(),
+        &request.dir,
+        Secrets::EnvOnly,
+        false,
         CONNECT_TIMEOUT,
-    );
-    let ctx = crate::diagnose::fixes::FixContext {
-        spec: &recipe.spec,
-        dir: &recipe.dir,
+    )?;
+    let ctx = deploy::FixContext {
+        spec: &request.spec,
+        dir: &request.dir,
         pool: &pool,
     };
-    tracing::info!(action, host, "applying a fix (tui)");
-    let r = crate::diagnose::fixes::apply(&ctx, action, host, destructive_ok, emit).await;
+    let r = deploy::apply_fix(&ctx, action, host, destructive_ok, emit).await;
     pool.close_all().await;
     r
-}
-
-/// Run a plan on the hosts (one connection per host), sending the events to `tx`.
-pub async fn run_plan(
-    plan: Plan,
-    hosts: Vec<ResolvedHost>,
-    dir: ClusterDir,
-    options: RunOptions,
-    tx: UnboundedSender<Event>,
-    cancel: CancellationToken,
-) -> Result<RunSummary> {
-    let in_plan: Vec<&ResolvedHost> = hosts
-        .iter()
-        .filter(|h| {
-            plan.stages
-                .iter()
-                .any(|s| s.hosts.iter().any(|x| x.host == h.name))
-        })
-        .collect();
-    let targets = in_plan
-        .into_iter()
-        .map(ssh_target)
-        .collect::<Result<Vec<_>>>()?;
-    let pool = Arc::new(HostPool::new(
-        targets,
-        host_key_policy(&dir, false),
-        CONNECT_TIMEOUT,
-    ));
-    tracing::info!(cluster = %plan.cluster, steps = plan.total_steps(), "run starts (tui)");
-    let result = engine::run(&plan, pool.clone(), options, tx, cancel).await;
-    pool.close_all().await;
-    if let Ok(s) = &result {
-        tracing::info!(ok = s.ok, interrupted = s.interrupted, "run ends (tui)");
-    }
-    result
 }

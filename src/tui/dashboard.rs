@@ -1,13 +1,12 @@
 //! The live deployment dashboard: stages, a host × stage matrix, progress and ETA, the log of
 //! the selected host and step (follow, pause, scroll, search), and the failures the
-//! troubleshooting pane shows. Built from the full plan, then fed the engine's events; drawn by
+//! troubleshooting pane shows. Built from the stages the first run announces, then fed the engine's events; drawn by
 //! pure functions over it.
 
 use super::input::{truncate, LineInput};
 use super::logbuf::{LogLine, Ring};
 use super::theme::Theme;
 use crate::events::{Counts, Diagnosis, Event, OutputStream, StageSummary, StepOutcome};
-use crate::plan::Plan;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -155,45 +154,34 @@ pub struct Dashboard {
 }
 
 impl Dashboard {
-    pub fn new(plan: &Plan) -> Dashboard {
-        let summaries: Vec<StageSummary> = plan
-            .stages
-            .iter()
-            .map(|s| {
-                let mut steps: Vec<String> = vec![];
-                for h in &s.hosts {
-                    for st in &h.steps {
-                        if !steps.contains(&st.name) {
-                            steps.push(st.name.clone());
-                        }
-                    }
-                }
-                StageSummary {
-                    name: s.name.clone(),
-                    steps,
-                    hosts: s.hosts.iter().map(|h| h.host.clone()).collect(),
-                }
-            })
-            .collect();
-        let runs = |stage: &str, host: &str, step: &str| {
-            plan.stages.iter().any(|s| {
-                s.name == stage
-                    && s.hosts
-                        .iter()
-                        .any(|h| h.host == host && h.steps.iter().any(|x| x.name == step))
-            })
-        };
-        Dashboard::build(&plan.cluster, &summaries, &runs)
-    }
-
-    /// From the stages as `PlanStarted` announces them (every listed host runs every step).
+    /// From the stages as `PlanStarted` announces them.
     pub fn from_summaries(cluster: &str, stages: &[StageSummary]) -> Dashboard {
-        let runs = |stage: &str, host: &str, _step: &str| {
-            stages
-                .iter()
-                .any(|s| s.name == stage && s.hosts.iter().any(|h| h == host))
+        let runs = |stage: &str, host: &str, step: &str| {
+            stages.iter().any(|s| {
+                s.name == stage
+                    && s.hosts.iter().enumerate().any(|(i, h)| {
+                        h == host
+                            && s.host_steps
+                                .get(i)
+                                .is_none_or(|steps| steps.iter().any(|x| x == step))
+                    })
+            })
         };
         Dashboard::build(cluster, stages, &runs)
+    }
+
+    /// Give a dashboard started before its plan was known (the run builds the plan) the shape
+    /// of the stages its first run announces; what it shows besides (notice, log file) stays.
+    pub fn reshape(&mut self, cluster: &str, stages: &[StageSummary]) {
+        let shaped = Dashboard::from_summaries(cluster, stages);
+        self.cluster = shaped.cluster;
+        self.stages = shaped.stages;
+        self.hosts = shaped.hosts;
+        self.host_idx = shaped.host_idx;
+        self.stage_idx = shaped.stage_idx;
+        self.cells = shaped.cells;
+        self.last_started = shaped.last_started;
+        self.logs.clear();
     }
 
     fn build(

@@ -12,6 +12,8 @@
 
 pub mod connect;
 pub mod dashboard;
+#[cfg(test)]
+mod deploy_tests;
 pub mod input;
 pub mod logbuf;
 pub mod runner;
@@ -21,8 +23,7 @@ pub mod wizard;
 
 use crate::cluster_dir::ClusterDir;
 use crate::config::{self, ResolvedHost};
-use crate::engine::journal::JournalData;
-use crate::engine::RunOptions;
+use crate::deploy::{self, Narrowing};
 use crate::events::Event;
 use crate::plan::Plan;
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -59,15 +60,15 @@ pub enum Effect {
         fingerprint: String,
         dir: ClusterDir,
     },
+    /// Build the request's plan and run it (in the run's task, never on the UI thread).
     StartRun {
-        recipe: Box<connect::PlanRecipe>,
-        options: RunOptions,
+        request: Box<deploy::Request>,
         kind: RunKind,
     },
-    /// Run a catalog fix (`diagnose::fixes`) for a failure on `host`; then the app retries
+    /// Run a catalog fix (`deploy::apply_fix`) for a failure on `host`; then the app retries
     /// the stage.
     ApplyFix {
-        recipe: Box<connect::PlanRecipe>,
+        request: Box<deploy::Request>,
         action: String,
         host: String,
         destructive_ok: bool,
@@ -89,7 +90,8 @@ pub enum Msg {
     },
     RunEnded {
         kind: RunKind,
-        /// `ok` of the run's summary, or why it could not run at all.
+        /// `ok` of the run's summary, or why it could not run at all (the plan could not be
+        /// built, the run could not go on).
         result: Result<bool, String>,
     },
     LogFile(PathBuf),
@@ -179,12 +181,7 @@ impl App {
 
     /// The dashboard alone, on a plan (tests, the bench).
     pub fn for_plan(theme: Theme, plan: &Plan) -> App {
-        let mut app = App::new(theme);
-        app.mode = Mode::Dashboard;
-        let mut d = Dashboard::new(plan);
-        d.run_starting(RunKind::Full);
-        app.dash = Some(d);
-        app
+        App::for_stages(theme, &plan.cluster, &crate::engine::stage_summaries(plan))
     }
 
     /// The dashboard alone, on the stages a `PlanStarted` announces (render tests, bench).
@@ -216,6 +213,16 @@ impl App {
 
     pub fn on_engine(&mut self, ev: Event) {
         if let Some(d) = &mut self.dash {
+            // The first run's announcement gives the dashboard its shape (the plan is built
+            // in the run's task, not here).
+            if let Event::PlanStarted {
+                cluster, stages, ..
+            } = &ev
+            {
+                if d.stages.is_empty() {
+                    d.reshape(cluster, stages);
+                }
+            }
             d.on_event(ev);
         }
     }
@@ -252,7 +259,7 @@ impl App {
                 }
                 match result {
                     Ok(()) => {
-                        self.start_run(vec![stage.clone()]);
+                        self.start_run(Some(&stage));
                         self.notice(false, format!("fix applied; running stage {stage} again"));
                     }
                     Err(e) => self.notice(true, format!("the fix failed: {e}")),
@@ -268,7 +275,13 @@ impl App {
                     return;
                 }
                 match result {
-                    Err(e) => self.notice(true, format!("the run could not go on: {e}")),
+                    // Nothing ran (the plan could not be built): back to the wizard, where the
+                    // cluster file can be put right.
+                    Err(e) if self.dash.as_ref().is_some_and(|d| d.stages.is_empty()) => {
+                        self.mode = Mode::Wizard;
+                        self.wizard.status = Some((true, e));
+                    }
+                    Err(e) => self.notice(true, e),
                     Ok(ok) => {
                         if ok && matches!(kind, RunKind::Retry { .. }) {
                             // The step works now: continue the whole plan (the journal skips
@@ -412,12 +425,13 @@ impl App {
         };
         let dir = self.wizard.dir();
         self.effects.push(Effect::InitLog(dir.clone()));
-        if let Some(steps) = interrupted_run(&dir) {
+        if let Some(steps) = crate::engine::journal::interrupted_run(&dir.journal()) {
             self.prompt = Some(Prompt::Resume { steps });
         }
     }
 
-    /// Save is done (review screen): build the plan and start the dashboard.
+    /// Save is done (review screen): start the dashboard and the run, which builds the plan;
+    /// the dashboard takes its shape from the run's `PlanStarted`.
     pub fn deploy(&mut self) {
         let loaded = match config::load(&self.wizard.file) {
             Ok(l) => l,
@@ -427,18 +441,7 @@ impl App {
             }
         };
         self.wizard.spec = loaded.spec;
-        let plan = match crate::stages::build_plan(
-            &self.wizard.spec,
-            &self.wizard.dir(),
-            &Default::default(),
-        ) {
-            Ok(p) => p,
-            Err(e) => {
-                self.wizard.status = Some((true, format!("cannot build the plan: {e:#}")));
-                return;
-            }
-        };
-        let mut d = Dashboard::new(&plan);
+        let mut d = Dashboard::from_summaries(&self.wizard.spec.name, &[]);
         d.log_file = self.log_file.clone();
         d.now_ms = self.now_ms;
         self.dash = Some(d);
@@ -446,57 +449,44 @@ impl App {
         self.start_full_run();
     }
 
-    /// The plan's shape for the dashboard (the run builds it again, after the PKI).
-    fn full_plan(&self) -> Option<Plan> {
-        let plan =
-            crate::stages::build_plan(&self.wizard.spec, &self.wizard.dir(), &Default::default())
-                .ok()?;
-        Some(self.recipe().without_skipped(plan))
-    }
-
-    fn recipe(&self) -> connect::PlanRecipe {
-        connect::PlanRecipe {
-            spec: self.wizard.spec.clone(),
-            dir: self.wizard.dir(),
-            only_step: None,
-            hosts: None,
-            skipped: self.skipped.clone(),
+    /// The whole plan without the steps the user skipped.
+    fn request(&self) -> deploy::Request {
+        deploy::Request {
+            narrowing: Narrowing {
+                skipped: self.skipped.clone(),
+                ..Narrowing::default()
+            },
+            ..deploy::Request::new(self.wizard.spec.clone(), self.wizard.dir())
         }
     }
 
     fn start_full_run(&mut self) {
-        self.start_run(vec![]);
+        self.start_run(None);
     }
 
-    /// The whole plan; the journal skips what is done, except in `rerun_stages`.
-    fn start_run(&mut self, rerun_stages: Vec<String>) {
-        let dir = self.wizard.dir();
+    /// The whole plan; the journal skips what is done, except in the stage a fix was for.
+    fn start_run(&mut self, fixed_stage: Option<&str>) {
+        let request = match fixed_stage {
+            Some(stage) => self.request().retry_after_fix(stage),
+            None => self.request(),
+        };
         if let Some(d) = &mut self.dash {
             d.run_starting(RunKind::Full);
         }
         self.effects.push(Effect::StartRun {
-            recipe: Box::new(self.recipe()),
-            options: RunOptions {
-                journal: Some(dir.journal()),
-                rerun_stages,
-                ..RunOptions::default()
-            },
+            request: Box::new(request),
             kind: RunKind::Full,
         });
     }
 
-    /// Run one step again on `hosts`. The narrowed run keeps no journal: a narrowed plan that
-    /// succeeds would mark the journal complete, and the full plan that follows could then no
-    /// longer skip what the interrupted run finished. The step itself is idempotent: the full
-    /// plan that follows finds it in place.
+    /// Run one step again on `hosts`, as `apply --step stage/step --only-hosts …` does (the
+    /// journal rule is [`deploy::run_options`]'s); on success the full plan continues.
     fn start_retry(&mut self, stage: &str, step: &str, hosts: Vec<String>) {
-        let mut recipe = self.recipe();
-        recipe.only_step = Some(format!("{stage}/{step}"));
-        recipe.hosts = Some(hosts.clone());
-        if let Err(e) = self.full_plan().map(|p| recipe.narrow(p)).transpose() {
-            self.notice(true, format!("{e:#}"));
-            return;
-        }
+        let mut request = self.request();
+        request.narrowing = Narrowing {
+            skipped: self.skipped.clone(),
+            ..Narrowing::one_step(stage, step, hosts.clone())
+        };
         let kind = RunKind::Retry {
             stage: stage.into(),
             step: step.into(),
@@ -506,12 +496,7 @@ impl App {
             d.run_starting(kind.clone());
         }
         self.effects.push(Effect::StartRun {
-            recipe: Box::new(recipe),
-            options: RunOptions {
-                journal: None,
-                rerun_stages: vec![stage.to_string()],
-                ..RunOptions::default()
-            },
+            request: Box::new(request),
             kind,
         });
     }
@@ -714,14 +699,14 @@ impl App {
         let Some(fix) = fail.diagnosis.as_ref().and_then(|d| d.auto_fix.clone()) else {
             return;
         };
-        let recipe = Box::new(self.recipe());
+        let request = Box::new(self.request());
         if let Some(d) = &mut self.dash {
             d.pane = None;
             d.running = true;
             d.notice = Some((false, format!("fixing: {}", fix.description)));
         }
         self.effects.push(Effect::ApplyFix {
-            recipe,
+            request,
             action: fix.action,
             host: fail.host.clone(),
             destructive_ok,
@@ -776,13 +761,6 @@ fn wizard_welcome_for(name: &str, file: &Path) -> input::Form {
         Field::text("name", "Cluster name", "name", name),
         Field::text("file", "Cluster file", "file", &file.display().to_string()),
     ])
-}
-
-/// Steps done by an interrupted run recorded in the cluster's journal, if there is one.
-pub fn interrupted_run(dir: &ClusterDir) -> Option<usize> {
-    let bytes = std::fs::read(dir.journal()).ok()?;
-    let data: JournalData = serde_json::from_slice(&bytes).ok()?;
-    (!data.run_complete && !data.steps.is_empty()).then_some(data.steps.len())
 }
 
 fn draw_too_small(f: &mut Frame, area: Rect, theme: &Theme) {

@@ -256,25 +256,21 @@ impl Driver {
                     });
                 });
             }
-            Effect::StartRun {
-                recipe,
-                options,
-                kind,
-            } => {
+            Effect::StartRun { request, kind } => {
                 let cancel = CancellationToken::new();
                 self.cancel = Some(cancel.clone());
                 let events = self.events_tx.clone();
                 let msgs = self.msg_tx.clone();
                 tokio::spawn(async move {
-                    let r = connect::run_recipe(*recipe, options, events, cancel).await;
+                    let r = connect::run_request(*request, events, cancel).await;
                     let _ = msgs.send(Msg::RunEnded {
                         kind,
-                        result: r.map(|s| s.ok).map_err(|e| format!("{e:#}")),
+                        result: r.map(|s| s.ok),
                     });
                 });
             }
             Effect::ApplyFix {
-                recipe,
+                request,
                 action,
                 host,
                 destructive_ok,
@@ -287,7 +283,7 @@ impl Driver {
                         tracing::info!(target: "kubewiz::fix", "{line}");
                         let _ = notices.send(Msg::Notice(false, line));
                     };
-                    let r = connect::apply_fix(&recipe, &action, &host, destructive_ok, &mut emit)
+                    let r = connect::apply_fix(&request, &action, &host, destructive_ok, &mut emit)
                         .await;
                     let _ = msgs.send(Msg::FixDone {
                         stage,

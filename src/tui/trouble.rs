@@ -15,7 +15,7 @@ use ratatui::Frame;
 pub fn auto_fix_unavailable(f: &Failure) -> Option<String> {
     match f.diagnosis.as_ref().and_then(|d| d.auto_fix.as_ref()) {
         None => Some("no automatic fix for this failure".into()),
-        Some(fix) if !crate::diagnose::fixes::known(&fix.action) => Some(format!(
+        Some(fix) if !crate::deploy::fix::known(&fix.action) => Some(format!(
             "kubewiz has no runner for the fix {:?}: run the commands above by hand, then retry",
             fix.action
         )),

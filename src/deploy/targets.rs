@@ -39,10 +39,15 @@ pub enum Secrets {
 
 /// Build one target per host. Prompts (once per env var / user@host) only on a terminal.
 pub fn ssh_targets(hosts: &[ResolvedHost]) -> Result<Vec<SshTarget>> {
+    ssh_targets_from(hosts, Secrets::EnvOrPrompt)
+}
+
+/// One target per host, the secrets from where `secrets` allows (each asked once).
+pub fn ssh_targets_from(hosts: &[ResolvedHost], secrets: Secrets) -> Result<Vec<SshTarget>> {
     let mut asked = HashMap::new();
     hosts
         .iter()
-        .map(|h| ssh_target(h, Secrets::EnvOrPrompt, &mut asked))
+        .map(|h| ssh_target(h, secrets, &mut asked))
         .collect()
 }
 
