@@ -96,7 +96,7 @@ fn welcome_invalid_name() {
 
 #[test]
 fn hosts() {
-    let mut app = wizard_app(Step::Hosts);
+    let mut app = wizard_app(Step::HOSTS);
     insta::assert_snapshot!("hosts", render(&mut app, W, H));
 }
 
@@ -104,7 +104,7 @@ fn hosts() {
 fn hosts_empty() {
     let mut app = App::new(Theme::COLOR);
     let mut w = Wizard::new("lab");
-    w.step = Step::Hosts;
+    w.step = Step::HOSTS;
     app.wizard = w;
     insta::assert_snapshot!("hosts_empty", render(&mut app, W, H));
 }
@@ -113,7 +113,7 @@ fn hosts_empty() {
 fn hosts_bulk_paste() {
     let mut app = App::new(Theme::COLOR);
     let mut w = Wizard::new("lab");
-    w.step = Step::Hosts;
+    w.step = Step::HOSTS;
     app.wizard = w;
     app.on_key(key(KeyCode::Char('p')));
     typed(&mut app, "10.77.0.11 node1 etcd,master,node");
@@ -128,7 +128,7 @@ fn hosts_bulk_paste() {
 
 #[test]
 fn host_edit_with_error() {
-    let mut app = wizard_app(Step::Hosts);
+    let mut app = wizard_app(Step::HOSTS);
     app.on_key(key(KeyCode::Char('e')));
     // Address field: make it wrong.
     app.on_key(key(KeyCode::Down));
@@ -138,7 +138,7 @@ fn host_edit_with_error() {
 
 #[test]
 fn network_validated_as_you_type() {
-    let mut app = wizard_app(Step::Network);
+    let mut app = wizard_app(Step::NETWORK);
     // Service CIDR overlapping the pod CIDR: the error is beside the field.
     app.on_key(key(KeyCode::Down));
     app.on_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
@@ -152,7 +152,7 @@ fn network_validated_as_you_type() {
 
 #[test]
 fn pod_network() {
-    let mut app = wizard_app(Step::PodNetwork);
+    let mut app = wizard_app(Step::POD_NETWORK);
     insta::assert_snapshot!("pod_network_flannel", render(&mut app, W, H));
     app.on_key(key(KeyCode::Right));
     insta::assert_snapshot!("pod_network_calico", render(&mut app, W, H));
@@ -160,13 +160,13 @@ fn pod_network() {
 
 #[test]
 fn runtime() {
-    let mut app = wizard_app(Step::Runtime);
+    let mut app = wizard_app(Step::RUNTIME);
     insta::assert_snapshot!("runtime", render(&mut app, W, H));
 }
 
 #[test]
 fn review() {
-    let mut app = wizard_app(Step::Review);
+    let mut app = wizard_app(Step::REVIEW);
     insta::assert_snapshot!("review", render(&mut app, W, H));
     // The text is the cluster file `apply` reads.
     let text = app
@@ -183,7 +183,7 @@ fn review() {
 
 #[test]
 fn review_with_error() {
-    let mut app = wizard_app(Step::Review);
+    let mut app = wizard_app(Step::REVIEW);
     // Break the name on line 2.
     app.on_key(key(KeyCode::Down));
     app.on_key(key(KeyCode::End));
@@ -593,14 +593,14 @@ fn help() {
     prep_events(&mut app, false);
     app.on_key(key(KeyCode::Char('?')));
     insta::assert_snapshot!("help_dashboard", render(&mut app, W, H));
-    let mut app = wizard_app(Step::Hosts);
+    let mut app = wizard_app(Step::HOSTS);
     app.on_key(key(KeyCode::F(1)));
     insta::assert_snapshot!("help_wizard", render(&mut app, W, H));
 }
 
 #[test]
 fn too_small() {
-    let mut app = wizard_app(Step::Hosts);
+    let mut app = wizard_app(Step::HOSTS);
     insta::assert_snapshot!("too_small", render(&mut app, 60, 15));
 }
 
@@ -658,7 +658,7 @@ fn reopening_an_interrupted_cluster_offers_to_resume() {
     app.on_key(key(KeyCode::Char('n')));
     assert_eq!(app.prompt, None);
     assert_eq!(app.mode, Mode::Wizard);
-    assert_eq!(app.wizard.step, Step::Hosts);
+    assert_eq!(app.wizard.step, Step::HOSTS);
 }
 
 #[test]
@@ -667,7 +667,7 @@ fn a_broken_cluster_file_opens_in_the_review_editor() {
     let file = tmp.path().join("cluster.yaml");
     std::fs::write(&file, "name: lab\nhosts: [\n").unwrap();
     let app = App::with_file(Theme::COLOR, &file);
-    assert_eq!(app.wizard.step, Step::Review);
+    assert_eq!(app.wizard.step, Step::REVIEW);
     let review = app.wizard.review.as_ref().unwrap();
     assert!(review.findings.iter().any(|f| f.is_error()));
     assert_eq!(review.textarea.lines()[1], "hosts: [");
@@ -679,7 +679,7 @@ fn a_missing_cluster_file_starts_a_new_cluster_there() {
         Theme::COLOR,
         std::path::Path::new("clusters/prod/cluster.yaml"),
     );
-    assert_eq!(app.wizard.step, Step::Welcome);
+    assert_eq!(app.wizard.step, Step::WELCOME);
     assert_eq!(app.wizard.spec.name, "prod");
     assert_eq!(
         app.wizard.welcome.value("file"),
