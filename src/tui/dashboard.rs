@@ -1290,7 +1290,10 @@ pub const DASH_KEYS: Keymap<DashAction> = Keymap {
             help: "select a stage",
         },
         Binding {
-            keys: &[(ch('['), DashAction::StepPrev), (ch(']'), DashAction::StepNext)],
+            keys: &[
+                (ch('['), DashAction::StepPrev),
+                (ch(']'), DashAction::StepNext),
+            ],
             label: "[ ]",
             footer: Some("step"),
             help: "previous / next step of the stage",
@@ -1363,7 +1366,10 @@ pub const DASH_KEYS: Keymap<DashAction> = Keymap {
             help: "this help (F1 too)",
         },
         Binding {
-            keys: &[(ch('q'), DashAction::Quit), (ctrl('c'), DashAction::Interrupt)],
+            keys: &[
+                (ch('q'), DashAction::Quit),
+                (ctrl('c'), DashAction::Interrupt),
+            ],
             label: "q",
             footer: Some("quit"),
             help: "quit, Ctrl-C too (a running deployment stops)",

@@ -472,7 +472,13 @@ impl Form {
                 FieldKind::Flags { cursor, .. } => Some(*cursor),
                 _ => None,
             });
-            if let (FieldKind::Flags { cursor, options, .. }, Some(c)) = (&mut f.kind, old_cursor) {
+            if let (
+                FieldKind::Flags {
+                    cursor, options, ..
+                },
+                Some(c),
+            ) = (&mut f.kind, old_cursor)
+            {
                 *cursor = c.min(options.len().saturating_sub(1));
             }
         }

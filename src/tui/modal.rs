@@ -32,6 +32,13 @@ pub fn boxed(f: &mut Frame, r: Rect, border: Style, title: Span<'static>) -> Rec
 }
 
 /// A `w`×`h` box centred on `area`; returns the inside.
-pub fn modal(f: &mut Frame, area: Rect, w: u16, h: u16, border: Style, title: Span<'static>) -> Rect {
+pub fn modal(
+    f: &mut Frame,
+    area: Rect,
+    w: u16,
+    h: u16,
+    border: Style,
+    title: Span<'static>,
+) -> Rect {
     boxed(f, centered(area, w, h), border, title)
 }

@@ -77,7 +77,7 @@ pub const PANE_KEYS: Keymap<PaneAction> = Keymap {
             keys: &[(ch('a'), PaneAction::ApplyFix)],
             label: "a",
             footer: None,
-            help: "apply the fix, then retry (asks first if destructive)",
+            help: "apply the fix, then retry (asks if destructive)",
         },
         Binding {
             keys: &[(key(KeyCode::Tab), PaneAction::NextFailure)],

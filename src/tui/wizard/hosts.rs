@@ -109,7 +109,10 @@ const TABLE_KEYS: Keymap<TableAction> = Keymap {
             help: "paste lines: ADDRESS NAME ROLES",
         },
         Binding {
-            keys: &[(ch('t'), TableAction::Test), (ch('T'), TableAction::TestAll)],
+            keys: &[
+                (ch('t'), TableAction::Test),
+                (ch('T'), TableAction::TestAll),
+            ],
             label: "t/T",
             footer: Some("test"),
             help: "test the connection of this / every host",

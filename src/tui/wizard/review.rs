@@ -239,7 +239,11 @@ fn draw(w: &Wizard, f: &mut Frame, area: Rect, theme: &Theme) {
     } else {
         lines.push(Line::from(Span::styled(
             format!("{errors} error(s), {warnings} warning(s)"),
-            if errors > 0 { theme.err() } else { theme.warn() },
+            if errors > 0 {
+                theme.err()
+            } else {
+                theme.warn()
+            },
         )));
     }
     for x in &r.findings {
@@ -250,7 +254,11 @@ fn draw(w: &Wizard, f: &mut Frame, area: Rect, theme: &Theme) {
                 if x.is_error() { "✗" } else { "!" },
                 if x.path.is_empty() { "(file)" } else { &x.path }
             ),
-            if x.is_error() { theme.err() } else { theme.warn() },
+            if x.is_error() {
+                theme.err()
+            } else {
+                theme.warn()
+            },
         )));
         lines.push(Line::from(Span::raw(format!("  {}", x.message))));
     }
