@@ -6,16 +6,29 @@
 //! module is the driver: the screen order ([`SCREENS`]), crumbs, next/previous, the validation
 //! state, the wizard-wide keys and the dispatch. A form screen is data: a [`FormScreen`] says
 //! how the spec becomes a form and the form the spec, and the driver does the rest, so a new
-//! form screen is one file and one line in [`SCREENS`].
+//! form screen is one file and its name in the `screens!` list.
 
-mod cni;
 mod host_form;
-mod hosts;
-mod network;
 mod paste;
-mod review;
-mod runtime;
-mod welcome;
+
+/// Declares each screen's module and lists its `SCREEN` in [`SCREENS`], in this order: a new
+/// screen is its file and its name here.
+macro_rules! screens {
+    ($($screen:ident),* $(,)?) => {
+        $(mod $screen;)*
+        /// The screens, in order.
+        pub const SCREENS: &[&Screen] = &[$(&$screen::SCREEN),*];
+    };
+}
+
+screens! {
+    welcome,
+    hosts,
+    network,
+    cni,
+    runtime,
+    review,
+}
 
 pub use hosts::{HostCheck, HostEdit, HostsFocus};
 pub use paste::{parse_host_lines, Paste};
@@ -38,16 +51,6 @@ use std::path::{Path, PathBuf};
 /// Which screen: each screen file declares its own (`Step::HOSTS` in hosts.rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Step(pub &'static str);
-
-/// The screens, in order.
-pub const SCREENS: &[&Screen] = &[
-    &welcome::SCREEN,
-    &hosts::SCREEN,
-    &network::SCREEN,
-    &cni::SCREEN,
-    &runtime::SCREEN,
-    &review::SCREEN,
-];
 
 /// One wizard screen. Plain data: functions over the [`Wizard`].
 pub struct Screen {
