@@ -70,6 +70,15 @@ fn wizard_app(step: Step) -> App {
     app
 }
 
+/// A new cluster on its (empty) hosts screen.
+fn empty_hosts_app() -> App {
+    let mut app = App::new(Theme::COLOR);
+    let mut w = Wizard::new("lab");
+    w.step = Step::HOSTS;
+    app.wizard = w;
+    app
+}
+
 #[test]
 fn welcome() {
     let mut app = App::new(Theme::COLOR);
@@ -96,25 +105,19 @@ fn welcome_invalid_name() {
 
 #[test]
 fn hosts() {
-    let mut app = wizard_app(Step::Hosts);
+    let mut app = wizard_app(Step::HOSTS);
     insta::assert_snapshot!("hosts", render(&mut app, W, H));
 }
 
 #[test]
 fn hosts_empty() {
-    let mut app = App::new(Theme::COLOR);
-    let mut w = Wizard::new("lab");
-    w.step = Step::Hosts;
-    app.wizard = w;
+    let mut app = empty_hosts_app();
     insta::assert_snapshot!("hosts_empty", render(&mut app, W, H));
 }
 
 #[test]
 fn hosts_bulk_paste() {
-    let mut app = App::new(Theme::COLOR);
-    let mut w = Wizard::new("lab");
-    w.step = Step::Hosts;
-    app.wizard = w;
+    let mut app = empty_hosts_app();
     app.on_key(key(KeyCode::Char('p')));
     typed(&mut app, "10.77.0.11 node1 etcd,master,node");
     app.on_key(key(KeyCode::Enter));
@@ -128,7 +131,7 @@ fn hosts_bulk_paste() {
 
 #[test]
 fn host_edit_with_error() {
-    let mut app = wizard_app(Step::Hosts);
+    let mut app = wizard_app(Step::HOSTS);
     app.on_key(key(KeyCode::Char('e')));
     // Address field: make it wrong.
     app.on_key(key(KeyCode::Down));
@@ -138,7 +141,7 @@ fn host_edit_with_error() {
 
 #[test]
 fn network_validated_as_you_type() {
-    let mut app = wizard_app(Step::Network);
+    let mut app = wizard_app(Step::NETWORK);
     // Service CIDR overlapping the pod CIDR: the error is beside the field.
     app.on_key(key(KeyCode::Down));
     app.on_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
@@ -152,7 +155,7 @@ fn network_validated_as_you_type() {
 
 #[test]
 fn pod_network() {
-    let mut app = wizard_app(Step::PodNetwork);
+    let mut app = wizard_app(Step::POD_NETWORK);
     insta::assert_snapshot!("pod_network_flannel", render(&mut app, W, H));
     app.on_key(key(KeyCode::Right));
     insta::assert_snapshot!("pod_network_calico", render(&mut app, W, H));
@@ -160,13 +163,13 @@ fn pod_network() {
 
 #[test]
 fn runtime() {
-    let mut app = wizard_app(Step::Runtime);
+    let mut app = wizard_app(Step::RUNTIME);
     insta::assert_snapshot!("runtime", render(&mut app, W, H));
 }
 
 #[test]
 fn review() {
-    let mut app = wizard_app(Step::Review);
+    let mut app = wizard_app(Step::REVIEW);
     insta::assert_snapshot!("review", render(&mut app, W, H));
     // The text is the cluster file `apply` reads.
     let text = app
@@ -183,7 +186,7 @@ fn review() {
 
 #[test]
 fn review_with_error() {
-    let mut app = wizard_app(Step::Review);
+    let mut app = wizard_app(Step::REVIEW);
     // Break the name on line 2.
     app.on_key(key(KeyCode::Down));
     app.on_key(key(KeyCode::End));
@@ -595,14 +598,14 @@ fn help() {
     prep_events(&mut app, false);
     app.on_key(key(KeyCode::Char('?')));
     insta::assert_snapshot!("help_dashboard", render(&mut app, W, H));
-    let mut app = wizard_app(Step::Hosts);
+    let mut app = wizard_app(Step::HOSTS);
     app.on_key(key(KeyCode::F(1)));
     insta::assert_snapshot!("help_wizard", render(&mut app, W, H));
 }
 
 #[test]
 fn too_small() {
-    let mut app = wizard_app(Step::Hosts);
+    let mut app = wizard_app(Step::HOSTS);
     insta::assert_snapshot!("too_small", render(&mut app, 60, 15));
 }
 
@@ -660,7 +663,7 @@ fn reopening_an_interrupted_cluster_offers_to_resume() {
     app.on_key(key(KeyCode::Char('n')));
     assert_eq!(app.prompt, None);
     assert_eq!(app.mode, Mode::Wizard);
-    assert_eq!(app.wizard.step, Step::Hosts);
+    assert_eq!(app.wizard.step, Step::HOSTS);
 }
 
 #[test]
@@ -669,7 +672,7 @@ fn a_broken_cluster_file_opens_in_the_review_editor() {
     let file = tmp.path().join("cluster.yaml");
     std::fs::write(&file, "name: lab\nhosts: [\n").unwrap();
     let app = App::with_file(Theme::COLOR, &file);
-    assert_eq!(app.wizard.step, Step::Review);
+    assert_eq!(app.wizard.step, Step::REVIEW);
     let review = app.wizard.review.as_ref().unwrap();
     assert!(review.findings.iter().any(|f| f.is_error()));
     assert_eq!(review.textarea.lines()[1], "hosts: [");
@@ -681,10 +684,199 @@ fn a_missing_cluster_file_starts_a_new_cluster_there() {
         Theme::COLOR,
         std::path::Path::new("clusters/prod/cluster.yaml"),
     );
-    assert_eq!(app.wizard.step, Step::Welcome);
+    assert_eq!(app.wizard.step, Step::WELCOME);
     assert_eq!(app.wizard.spec.name, "prod");
     assert_eq!(
         app.wizard.welcome.value("file"),
         "clusters/prod/cluster.yaml"
     );
+}
+
+// ---------------------------------------------------------------------- paste, control characters
+
+/// No cell of the screen holds a control character (it would reach the terminal as is).
+fn assert_no_control_characters(app: &mut App) {
+    let mut t = Terminal::new(TestBackend::new(W, H)).unwrap();
+    t.draw(|f| app.draw(f)).unwrap();
+    let buf = t.backend().buffer();
+    for y in 0..H {
+        for x in 0..W {
+            let s = buf[(x, y)].symbol();
+            assert!(
+                !s.chars().any(char::is_control),
+                "control character {s:?} at {x},{y}"
+            );
+        }
+    }
+}
+
+#[test]
+fn hosts_paste_box_shows_its_examples_on_two_lines() {
+    let mut app = empty_hosts_app();
+    app.on_key(key(KeyCode::Char('p')));
+    let screen = render(&mut app, W, H);
+    insta::assert_snapshot!("hosts_paste_empty", screen);
+    let first = screen
+        .lines()
+        .position(|l| l.contains("192.168.1.10 master01 etcd,master"))
+        .expect("the first example is shown");
+    let line = screen.lines().nth(first).unwrap();
+    assert!(!line.contains("192.168.1.11"), "run together: {line}");
+    assert!(screen
+        .lines()
+        .nth(first + 1)
+        .unwrap()
+        .contains("192.168.1.11 node01 node"));
+}
+
+#[test]
+fn a_terminal_paste_with_cr_line_ends_gives_hosts_and_a_clean_screen() {
+    use crossterm::event::Event as TermEvent;
+    let mut app = empty_hosts_app();
+    app.on_key(key(KeyCode::Char('p')));
+    // What a terminal sends for three pasted lines (bracketed paste): CR line ends (one CRLF),
+    // a tab, and control characters that must not reach the screen.
+    app.on_terminal(TermEvent::Paste(
+        "10.77.0.11 node1 etcd,master,node\r10.77.0.12\tnode2 etcd,node\r\n10.77.0.13 node3\u{7} etcd,node\u{1b}\r".into(),
+    ));
+    let screen = render(&mut app, W, H);
+    assert!(screen.contains("3 host(s) ready"), "{screen}");
+    assert_no_control_characters(&mut app);
+    let lines = &app.wizard.paste.as_ref().unwrap().textarea;
+    assert!(lines
+        .lines()
+        .iter()
+        .all(|l| !l.chars().any(char::is_control)));
+    app.on_key(ctrl('s'));
+    assert_eq!(app.wizard.spec.hosts.len(), 3);
+    app.on_key(key(KeyCode::PageDown));
+    assert_eq!(app.wizard.step, Step::NETWORK);
+    let screen = render(&mut app, W, H);
+    assert!(screen.contains("Pod CIDR"), "{screen}");
+    assert!(!screen.contains("etcd,node"), "{screen}");
+    assert_no_control_characters(&mut app);
+}
+
+#[test]
+fn control_characters_from_a_host_never_reach_the_screen() {
+    let mut app = dashboard_app();
+    prep_events(&mut app, false);
+    app.on_engine(out(
+        "prep",
+        "hostname",
+        "node3",
+        "progress 10%\rprogress 20%\u{1b}[1A\u{7}done",
+    ));
+    let screen = render(&mut app, W, H);
+    assert!(screen.contains("progress 10%"), "{screen}");
+    assert_no_control_characters(&mut app);
+}
+
+#[test]
+fn a_runtime_rule_is_shown_beside_the_runtime_and_the_kubernetes_version() {
+    for path in ["runtime", "versions.kubernetes"] {
+        let mut app = wizard_app(Step::RUNTIME);
+        app.wizard.findings.push(config::Finding::error(
+            path,
+            "docker needs Kubernetes 1.23 or older",
+        ));
+        let screen = render(&mut app, W, H);
+        // The runtime's line shows its choice, the Kubernetes line its version.
+        for label in ["◉ containerd", "1.32.0"] {
+            let line = screen
+                .lines()
+                .find(|l| l.contains(label))
+                .unwrap_or_else(|| panic!("no {label} line:\n{screen}"));
+            assert!(
+                line.contains("✗ docker needs Kubernetes 1.23 or older"),
+                "{path}: not beside {label}: {line}"
+            );
+        }
+        assert!(
+            screen
+                .lines()
+                .next()
+                .unwrap()
+                .contains("Runtime & versions ✗1"),
+            "the crumb counts it: {screen}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------- keymaps
+
+#[test]
+fn the_pane_shows_the_keys_its_handler_takes() {
+    use kubewiz::tui::trouble::PANE_KEYS;
+    let mut app = dashboard_app();
+    failure_events(&mut app, true);
+    let screen = render(&mut app, W, H);
+    // The action line: every key with a footer text, from the keymap the handler reads.
+    let actions = screen
+        .lines()
+        .find(|l| l.contains("retry on node2 only"))
+        .expect("the action line");
+    for b in PANE_KEYS.bindings.iter().filter(|b| b.footer.is_some()) {
+        assert!(
+            actions.contains(&format!(" {} ", b.label)),
+            "{}: {actions}",
+            b.label
+        );
+    }
+    // The help lists every binding of the pane.
+    app.on_key(key(KeyCode::Char('?')));
+    assert!(app.help);
+    let help = render(&mut app, W, H);
+    insta::assert_snapshot!("help_troubleshoot", help);
+    for b in PANE_KEYS.bindings {
+        assert!(
+            help.lines()
+                .any(|l| l.contains(&format!("  {:<16}{}", b.label, b.help))),
+            "{} missing from the help:\n{help}",
+            b.label
+        );
+    }
+    app.on_key(key(KeyCode::Esc));
+    assert!(!app.help, "any key closes the help");
+
+    // The keys do what the pane says: c copies, l opens the full log, Esc closes.
+    app.on_key(key(KeyCode::Char('c')));
+    assert!(matches!(
+        &app.take_effects()[..],
+        [kubewiz::tui::Effect::Copy(text)] if text.contains("kubewiz certs renew")
+    ));
+    app.on_key(key(KeyCode::Char('l')));
+    assert!(app.dash.as_ref().unwrap().full_log.is_some());
+    app.on_key(key(KeyCode::Esc));
+    assert!(app.dash.as_ref().unwrap().full_log.is_none());
+    assert!(app.dash.as_ref().unwrap().pane.is_some());
+    app.on_key(key(KeyCode::Esc));
+    assert!(app.dash.as_ref().unwrap().pane.is_none());
+}
+
+#[test]
+fn the_wizard_footer_and_help_come_from_the_screen_keymap() {
+    // The footer of the hosts table lists `p paste`, and p opens the paste box.
+    let mut app = wizard_app(Step::HOSTS);
+    let screen = render(&mut app, W, H);
+    assert!(
+        screen.lines().last().unwrap().contains("p paste"),
+        "{screen}"
+    );
+    app.on_key(key(KeyCode::Char('p')));
+    assert!(app.wizard.paste.is_some());
+    // In the box the footer changes to the box's keys, and Esc (its "cancel") closes it.
+    let screen = render(&mut app, W, H);
+    let footer = screen.lines().last().unwrap();
+    assert!(
+        footer.contains("Ctrl-S add") && footer.contains("Esc cancel"),
+        "{footer}"
+    );
+    assert!(
+        !footer.contains("PgDn"),
+        "the box has the keyboard: {footer}"
+    );
+    app.on_key(key(KeyCode::Esc));
+    assert!(app.wizard.paste.is_none());
+    assert_eq!(app.wizard.step, Step::HOSTS);
 }

@@ -4,9 +4,11 @@
 //! pure functions over it.
 
 use super::input::{truncate, LineInput};
+use super::keymap::{ch, ctrl, footer_line, key, Binding, Keymap};
 use super::logbuf::{LogLine, Ring};
 use super::theme::Theme;
 use crate::events::{Counts, Diagnosis, Event, OutputStream, StageSummary, StepOutcome};
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -1104,7 +1106,12 @@ impl Dashboard {
         if let Some(input) = &self.search {
             let mut spans = vec![Span::styled(" search: ", theme.key())];
             spans.extend(input.spans(40, true, theme));
-            spans.push(Span::styled("  Enter: find  Esc: cancel", theme.dim()));
+            let keys: Vec<String> = SEARCH_KEYS
+                .bindings
+                .iter()
+                .map(|b| format!("{}: {}", b.label, b.footer.unwrap_or(b.help)))
+                .collect();
+            spans.push(Span::styled(format!("  {}", keys.join("  ")), theme.dim()));
             f.render_widget(Paragraph::new(Line::from(spans)), area);
             return;
         }
@@ -1118,39 +1125,320 @@ impl Dashboard {
             );
             return;
         }
-        let keys: &[(&str, &str)] = if self.full_log.is_some() {
-            &[
-                ("↑↓ PgUp PgDn", "scroll"),
-                ("Home/End", "top/bottom"),
-                ("Esc", "close"),
-            ]
+        let docs = if self.full_log.is_some() {
+            FULL_LOG_KEYS.docs()
         } else {
-            &[
-                ("↑↓", "host"),
-                ("←→", "stage"),
-                ("[ ]", "step"),
-                ("f", "follow"),
-                ("space", "pause"),
-                ("PgUp/Dn", "scroll"),
-                ("/", "search"),
-                ("t", "trouble"),
-                ("l", "full log"),
-                ("?", "help"),
-                ("q", "quit"),
-            ]
+            DASH_KEYS.docs()
         };
-        f.render_widget(Paragraph::new(key_line(keys, theme)), area);
+        f.render_widget(Paragraph::new(footer_line(&docs, theme)), area);
+    }
+
+    // ------------------------------------------------------------------ keys
+
+    /// A key while the search input is open.
+    pub fn search_key(&mut self, key: KeyEvent, height: u64) {
+        let Some(input) = &mut self.search else {
+            return;
+        };
+        match SEARCH_KEYS.action(&key) {
+            Some(SearchAction::Cancel) => self.search = None,
+            Some(SearchAction::Find) => {
+                let q = input.value.clone();
+                self.search = None;
+                self.query = (!q.is_empty()).then_some(q);
+                self.jump_match(true, height);
+            }
+            None => {
+                input.handle(key);
+            }
+        }
+    }
+
+    /// A key while the full log is open.
+    pub fn full_log_key(&mut self, key: KeyEvent) {
+        let Some(scroll) = &mut self.full_log else {
+            return;
+        };
+        match FULL_LOG_KEYS.action(&key) {
+            Some(FullLogAction::Close) => self.full_log = None,
+            Some(FullLogAction::Older) => *scroll += 1,
+            Some(FullLogAction::Newer) => *scroll = scroll.saturating_sub(1),
+            Some(FullLogAction::PageOlder) => *scroll += 20,
+            Some(FullLogAction::PageNewer) => *scroll = scroll.saturating_sub(20),
+            Some(FullLogAction::Top) => *scroll = u64::MAX / 2,
+            Some(FullLogAction::Bottom) => *scroll = 0,
+            None => {}
+        }
+    }
+
+    /// A key on the dashboard itself (no search, full log or pane open); what the app must do.
+    /// `height`: the log view's, for page scrolling and search jumps.
+    pub fn on_key(&mut self, key: KeyEvent, height: u64) -> Option<DashCommand> {
+        let page = (height as i64 - 1).max(1);
+        match DASH_KEYS.action(&key)? {
+            DashAction::Quit | DashAction::Interrupt => return Some(DashCommand::Quit),
+            DashAction::Help => return Some(DashCommand::Help),
+            DashAction::Wizard if !self.running => return Some(DashCommand::Wizard),
+            DashAction::Wizard => {}
+            DashAction::HostUp => self.select_host(self.sel_host.saturating_sub(1)),
+            DashAction::HostDown => self.select_host(self.sel_host + 1),
+            DashAction::StagePrev => self.select_stage(self.sel_stage.saturating_sub(1)),
+            DashAction::StageNext => self.select_stage(self.sel_stage + 1),
+            DashAction::StepPrev => self.select_step(-1),
+            DashAction::StepNext => self.select_step(1),
+            DashAction::Follow => {
+                self.follow = !self.follow;
+                if self.follow {
+                    self.select_host(self.sel_host);
+                }
+            }
+            DashAction::Pause => self.toggle_pause(),
+            DashAction::PageUp => self.scroll(-page),
+            DashAction::PageDown => self.scroll(page),
+            DashAction::LineUp => self.scroll(-1),
+            DashAction::LineDown => self.scroll(1),
+            DashAction::Top => self.scroll(-(1 << 40)),
+            DashAction::Live => self.live = true,
+            DashAction::Search => self.search = Some(LineInput::default()),
+            DashAction::MatchOlder => self.jump_match(true, height),
+            DashAction::MatchNewer => self.jump_match(false, height),
+            DashAction::Trouble => {
+                if self.failures.is_empty() {
+                    self.notice = Some((false, "no failure to troubleshoot".into()));
+                } else {
+                    self.open_failure(0);
+                }
+            }
+            DashAction::FullLog => self.full_log = Some(0),
+            DashAction::ClearQuery => self.query = None,
+        }
+        None
     }
 }
 
-pub fn key_line(keys: &[(&str, &str)], theme: &Theme) -> Line<'static> {
-    let mut spans = vec![Span::raw(" ")];
-    for (k, v) in keys {
-        spans.push(Span::styled(k.to_string(), theme.key()));
-        spans.push(Span::styled(format!(" {v}  "), theme.dim()));
-    }
-    Line::from(spans)
+/// What a dashboard key asks of the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DashCommand {
+    Help,
+    Quit,
+    Wizard,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DashAction {
+    HostUp,
+    HostDown,
+    StagePrev,
+    StageNext,
+    StepPrev,
+    StepNext,
+    Follow,
+    Pause,
+    PageUp,
+    PageDown,
+    LineUp,
+    LineDown,
+    Top,
+    Live,
+    Search,
+    MatchOlder,
+    MatchNewer,
+    Trouble,
+    FullLog,
+    Wizard,
+    ClearQuery,
+    Help,
+    Quit,
+    /// Ctrl-C: quit from anywhere on the dashboard (twice while stopping: at once).
+    Interrupt,
+}
+
+pub const DASH_KEYS: Keymap<DashAction> = Keymap {
+    title: "Dashboard",
+    bindings: &[
+        Binding {
+            keys: &[
+                (key(KeyCode::Up), DashAction::HostUp),
+                (ch('k'), DashAction::HostUp),
+                (key(KeyCode::Down), DashAction::HostDown),
+                (ch('j'), DashAction::HostDown),
+            ],
+            label: "↑↓",
+            footer: Some("host"),
+            help: "select a host",
+        },
+        Binding {
+            keys: &[
+                (key(KeyCode::Left), DashAction::StagePrev),
+                (ch('h'), DashAction::StagePrev),
+                (key(KeyCode::Right), DashAction::StageNext),
+            ],
+            label: "←→",
+            footer: Some("stage"),
+            help: "select a stage",
+        },
+        Binding {
+            keys: &[
+                (ch('['), DashAction::StepPrev),
+                (ch(']'), DashAction::StepNext),
+            ],
+            label: "[ ]",
+            footer: Some("step"),
+            help: "previous / next step of the stage",
+        },
+        Binding {
+            keys: &[(ch('f'), DashAction::Follow)],
+            label: "f",
+            footer: Some("follow"),
+            help: "follow the running step of the host",
+        },
+        Binding {
+            keys: &[(ch(' '), DashAction::Pause), (ch('p'), DashAction::Pause)],
+            label: "space",
+            footer: Some("pause"),
+            help: "pause / resume the live log",
+        },
+        Binding {
+            keys: &[
+                (key(KeyCode::PageUp), DashAction::PageUp),
+                (key(KeyCode::PageDown), DashAction::PageDown),
+                (ch('K'), DashAction::LineUp),
+                (ch('J'), DashAction::LineDown),
+                (key(KeyCode::Home), DashAction::Top),
+                (ch('g'), DashAction::Top),
+                (key(KeyCode::End), DashAction::Live),
+                (ch('G'), DashAction::Live),
+            ],
+            label: "PgUp/Dn",
+            footer: Some("scroll"),
+            help: "scroll the log; J K: a line; Home: top; End: live",
+        },
+        Binding {
+            keys: &[
+                (ch('/'), DashAction::Search),
+                (ch('n'), DashAction::MatchOlder),
+                (ch('N'), DashAction::MatchNewer),
+            ],
+            label: "/",
+            footer: Some("search"),
+            help: "search the log; n / N: older / newer match",
+        },
+        Binding {
+            keys: &[(ch('t'), DashAction::Trouble)],
+            label: "t",
+            footer: Some("trouble"),
+            help: "troubleshoot the failures",
+        },
+        Binding {
+            keys: &[(ch('l'), DashAction::FullLog)],
+            label: "l",
+            footer: Some("full log"),
+            help: "the host's full log (and the log file)",
+        },
+        Binding {
+            keys: &[(ch('w'), DashAction::Wizard)],
+            label: "w",
+            footer: None,
+            help: "back to the wizard when no run is going",
+        },
+        Binding {
+            keys: &[(key(KeyCode::Esc), DashAction::ClearQuery)],
+            label: "Esc",
+            footer: None,
+            help: "clear the search",
+        },
+        Binding {
+            keys: &[(ch('?'), DashAction::Help)],
+            label: "?",
+            footer: Some("help"),
+            help: "this help (F1 too)",
+        },
+        Binding {
+            keys: &[
+                (ch('q'), DashAction::Quit),
+                (ctrl('c'), DashAction::Interrupt),
+            ],
+            label: "q",
+            footer: Some("quit"),
+            help: "quit, Ctrl-C too (a running deployment stops)",
+        },
+    ],
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FullLogAction {
+    Older,
+    Newer,
+    PageOlder,
+    PageNewer,
+    Top,
+    Bottom,
+    Close,
+}
+
+const FULL_LOG_KEYS: Keymap<FullLogAction> = Keymap {
+    title: "Full log",
+    bindings: &[
+        Binding {
+            keys: &[
+                (key(KeyCode::Up), FullLogAction::Older),
+                (ch('k'), FullLogAction::Older),
+                (key(KeyCode::Down), FullLogAction::Newer),
+                (ch('j'), FullLogAction::Newer),
+                (key(KeyCode::PageUp), FullLogAction::PageOlder),
+                (key(KeyCode::PageDown), FullLogAction::PageNewer),
+            ],
+            label: "↑↓ PgUp PgDn",
+            footer: Some("scroll"),
+            help: "scroll the full log",
+        },
+        Binding {
+            keys: &[
+                (key(KeyCode::Home), FullLogAction::Top),
+                (ch('g'), FullLogAction::Top),
+                (key(KeyCode::End), FullLogAction::Bottom),
+                (ch('G'), FullLogAction::Bottom),
+            ],
+            label: "Home/End",
+            footer: Some("top/bottom"),
+            help: "the first / last line",
+        },
+        Binding {
+            keys: &[
+                (key(KeyCode::Esc), FullLogAction::Close),
+                (ch('l'), FullLogAction::Close),
+                (ch('q'), FullLogAction::Close),
+            ],
+            label: "Esc",
+            footer: Some("close"),
+            help: "close the full log",
+        },
+    ],
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SearchAction {
+    Find,
+    Cancel,
+}
+
+const SEARCH_KEYS: Keymap<SearchAction> = Keymap {
+    title: "Search",
+    bindings: &[
+        Binding {
+            keys: &[(key(KeyCode::Enter), SearchAction::Find)],
+            label: "Enter",
+            footer: Some("find"),
+            help: "find the text in the log",
+        },
+        Binding {
+            keys: &[(key(KeyCode::Esc), SearchAction::Cancel)],
+            label: "Esc",
+            footer: Some("cancel"),
+            help: "close the search",
+        },
+    ],
+};
 
 /// `850ms`, `2.1s`, `1m05s`.
 pub fn fmt_ms(ms: u64) -> String {

@@ -1,12 +1,58 @@
 //! Small form widgets: a one-line text input, a choice, a set of flags, and a form of them.
 //! Errors come from `config::validate` (by field path) and are drawn beside the field.
 
+use super::keymap::{ch, key, Binding, Keymap};
 use super::theme::Theme;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
+
+/// Spaces a tab becomes: tui-textarea's own tab width, so a typed and a pasted tab agree.
+pub const TAB_SPACES: usize = 4;
+
+/// Text as pasted or typed, made safe to store and to draw. Terminals send pasted line ends as
+/// CR (some as CRLF): both become LF. Tabs become spaces (YAML refuses tabs; a tab in a host
+/// line separates like a space). Every other control character is dropped: written to the
+/// terminal it would move the cursor and corrupt the screen.
+pub fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => {
+                if chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                out.push('\n');
+            }
+            '\n' => out.push('\n'),
+            '\t' => out.push_str(&" ".repeat(TAB_SPACES)),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// [`normalize`] for a one-line field: line ends are dropped too.
+pub fn normalize_line(text: &str) -> String {
+    normalize(text).replace('\n', "")
+}
+
+/// The last guard before the terminal: any cell whose symbol holds a control character (a log
+/// line from a host, text that came around the normalisers) is drawn as U+FFFD instead. ratatui
+/// writes a cell's symbol to the terminal as it is, and a raw CR or ESC there would leave the
+/// screen corrupted until the next full redraw.
+pub fn scrub(buf: &mut Buffer) {
+    for cell in buf.content.iter_mut() {
+        if cell.symbol().chars().any(char::is_control) {
+            cell.set_symbol("\u{FFFD}");
+        }
+    }
+}
 
 /// A one-line text input with a cursor (in chars).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,9 +91,10 @@ impl LineInput {
                 self.cursor = 0;
             }
             KeyCode::Char(c)
-                if !key
-                    .modifiers
-                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+                if !c.is_control()
+                    && !key
+                        .modifiers
+                        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
             {
                 let at = self.byte_at(self.cursor);
                 self.value.insert(at, c);
@@ -73,7 +120,7 @@ impl LineInput {
     }
 
     pub fn paste(&mut self, text: &str) {
-        for c in text.chars().filter(|c| !c.is_control()) {
+        for c in normalize_line(text).chars() {
             let at = self.byte_at(self.cursor);
             self.value.insert(at, c);
             self.cursor += 1;
@@ -145,6 +192,9 @@ pub struct Field {
     pub kind: FieldKind,
     /// Shown under the form while the field is focused.
     pub hint: String,
+    /// Further finding paths shown beside this field when its own has none: a rule about a
+    /// combination (docker needs an older Kubernetes) is fixed in either field.
+    pub also: Vec<String>,
 }
 
 impl Field {
@@ -155,6 +205,7 @@ impl Field {
             path: path.to_string(),
             kind: FieldKind::Text(LineInput::new(value)),
             hint: String::new(),
+            also: vec![],
         }
     }
 
@@ -174,6 +225,7 @@ impl Field {
                 index: options.iter().position(|o| *o == value).unwrap_or(0),
             },
             hint: String::new(),
+            also: vec![],
         }
     }
 
@@ -194,6 +246,7 @@ impl Field {
                 cursor: 0,
             },
             hint: String::new(),
+            also: vec![],
         }
     }
 
@@ -201,7 +254,65 @@ impl Field {
         self.hint = hint.into();
         self
     }
+
+    /// Show the findings of `path` too (see [`Field::also`]).
+    pub fn also(mut self, path: &str) -> Field {
+        self.also.push(path.to_string());
+        self
+    }
+
+    /// The first finding for this field: its own path, then the `also` paths.
+    pub fn finding(
+        &self,
+        errors: &dyn Fn(&str) -> Option<(bool, String)>,
+    ) -> Option<(bool, String)> {
+        std::iter::once(&self.path)
+            .chain(&self.also)
+            .find_map(|p| errors(p))
+    }
 }
+
+/// Keys every form shares (text fields take the other keys as typing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormAction {
+    NextField,
+    PrevField,
+    Left,
+    Right,
+    Toggle,
+}
+
+pub const FORM_KEYS: Keymap<FormAction> = Keymap {
+    title: "Forms",
+    bindings: &[
+        Binding {
+            keys: &[
+                (key(KeyCode::Tab), FormAction::NextField),
+                (key(KeyCode::Down), FormAction::NextField),
+                (key(KeyCode::BackTab), FormAction::PrevField),
+                (key(KeyCode::Up), FormAction::PrevField),
+            ],
+            label: "Tab/↑↓",
+            footer: Some("field"),
+            help: "next / previous field",
+        },
+        Binding {
+            keys: &[
+                (key(KeyCode::Left), FormAction::Left),
+                (key(KeyCode::Right), FormAction::Right),
+            ],
+            label: "←→",
+            footer: Some("choose"),
+            help: "change a choice, move in a list of flags",
+        },
+        Binding {
+            keys: &[(ch(' '), FormAction::Toggle)],
+            label: "space",
+            footer: None,
+            help: "next choice; a flag on/off (its first letter too)",
+        },
+    ],
+};
 
 /// What a key did to a form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,12 +378,13 @@ impl Form {
         if n == 0 {
             return FormKey::Ignored;
         }
-        match key.code {
-            KeyCode::Tab | KeyCode::Down => {
+        let action = FORM_KEYS.action(&key);
+        match action {
+            Some(FormAction::NextField) => {
                 self.focus = (self.focus + 1) % n;
                 return FormKey::Moved;
             }
-            KeyCode::BackTab | KeyCode::Up => {
+            Some(FormAction::PrevField) => {
                 self.focus = (self.focus + n - 1) % n;
                 return FormKey::Moved;
             }
@@ -292,12 +404,12 @@ impl Form {
                     FormKey::Ignored
                 }
             }
-            FieldKind::Choice { options, index } => match key.code {
-                KeyCode::Left => {
+            FieldKind::Choice { options, index } => match action {
+                Some(FormAction::Left) => {
                     *index = (*index + options.len() - 1) % options.len();
                     FormKey::Switched
                 }
-                KeyCode::Right | KeyCode::Char(' ') => {
+                Some(FormAction::Right | FormAction::Toggle) => {
                     *index = (*index + 1) % options.len();
                     FormKey::Switched
                 }
@@ -307,20 +419,20 @@ impl Form {
                 options,
                 on,
                 cursor,
-            } => match key.code {
-                KeyCode::Left => {
+            } => match (action, key.code) {
+                (Some(FormAction::Left), _) => {
                     *cursor = (*cursor + options.len() - 1) % options.len();
                     FormKey::Moved
                 }
-                KeyCode::Right => {
+                (Some(FormAction::Right), _) => {
                     *cursor = (*cursor + 1) % options.len();
                     FormKey::Moved
                 }
-                KeyCode::Char(' ') => {
+                (Some(FormAction::Toggle), _) => {
                     on[*cursor] = !on[*cursor];
                     FormKey::Switched
                 }
-                KeyCode::Char(c) => {
+                (_, KeyCode::Char(c)) => {
                     // The first letter toggles the matching option (e = etcd, m = master...).
                     match options.iter().position(|o| o.starts_with(c)) {
                         Some(i) => {
@@ -349,10 +461,26 @@ impl Form {
         }
     }
 
-    /// Rebuild-friendly: copy focus (by key) from an older form.
+    /// Rebuild-friendly: copy focus (by key) and the cursor in lists of flags from an older
+    /// form.
     pub fn keep_focus_from(mut self, old: &Form) -> Form {
         if let Some(k) = old.focused_key() {
             self.focus_key(k);
+        }
+        for f in &mut self.fields {
+            let old_cursor = old.get(f.key).and_then(|o| match &o.kind {
+                FieldKind::Flags { cursor, .. } => Some(*cursor),
+                _ => None,
+            });
+            if let (
+                FieldKind::Flags {
+                    cursor, options, ..
+                },
+                Some(c),
+            ) = (&mut f.kind, old_cursor)
+            {
+                *cursor = c.min(options.len().saturating_sub(1));
+            }
         }
         self
     }
@@ -430,7 +558,7 @@ impl Form {
                     }
                 }
             }
-            if let Some((is_err, msg)) = errors(&field.path) {
+            if let Some((is_err, msg)) = field.finding(errors) {
                 let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
                 let room = (area.width as usize).saturating_sub(used + 3);
                 let (mark, st) = if is_err {
@@ -482,6 +610,30 @@ mod tests {
         assert_eq!(i.value, "a");
         i.handle(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
         assert_eq!(i.value, "");
+    }
+
+    #[test]
+    fn pasted_line_ends_and_tabs_are_normalised() {
+        assert_eq!(normalize("a\rb\r\nc\nd\r"), "a\nb\nc\nd\n");
+        assert_eq!(normalize("1.2.3.4\tnode1"), "1.2.3.4    node1");
+        assert_eq!(normalize("x\u{1b}[31my\u{7}\u{0}z"), "x[31myz");
+        assert_eq!(normalize("ünïcode ✓"), "ünïcode ✓");
+        assert_eq!(normalize_line("10.0.0.1\r\n"), "10.0.0.1");
+        let mut i = LineInput::new("");
+        i.paste("a\tb\rc\u{1b}");
+        assert_eq!(i.value, "a    bc");
+        assert_eq!(i.cursor, 7);
+    }
+
+    #[test]
+    fn scrub_replaces_control_characters_in_the_buffer() {
+        let mut b = Buffer::empty(Rect::new(0, 0, 4, 1));
+        b[(0, 0)].set_symbol("a");
+        b[(1, 0)].set_symbol("\r");
+        b[(2, 0)].set_symbol("\u{1b}");
+        scrub(&mut b);
+        let row: String = (0..4).map(|x| b[(x, 0)].symbol().to_string()).collect();
+        assert_eq!(row, "a\u{FFFD}\u{FFFD} ");
     }
 
     #[test]

@@ -15,7 +15,9 @@ pub mod dashboard;
 #[cfg(test)]
 mod deploy_tests;
 pub mod input;
+pub mod keymap;
 pub mod logbuf;
+pub mod modal;
 pub mod runner;
 pub mod theme;
 pub mod trouble;
@@ -26,20 +28,37 @@ use crate::config::{self, ResolvedHost};
 use crate::deploy::{self, Narrowing};
 use crate::events::Event;
 use crate::plan::Plan;
-use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use dashboard::{Dashboard, RunKind};
-use input::LineInput;
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind};
+use dashboard::{DashAction, DashCommand, Dashboard, RunKind, DASH_KEYS};
+use keymap::{help_lines, key, Answer, Binding, HelpSection, Keymap, PROMPT_KEYS};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 use std::path::{Path, PathBuf};
 use theme::Theme;
-use wizard::{HostCheck, Wizard};
+use trouble::{PaneCommand, PANE_KEYS};
+use wizard::{HostCheck, KeyOutcome, Wizard};
 
 /// Smallest terminal the screens are laid out for.
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppAction {
+    Help,
+}
+
+/// Keys the app takes before any screen (a prompt aside).
+pub const APP_KEYS: Keymap<AppAction> = Keymap {
+    title: "Everywhere",
+    bindings: &[Binding {
+        keys: &[(key(KeyCode::F(1)), AppAction::Help)],
+        label: "F1",
+        footer: Some("help"),
+        help: "this help, wherever you are",
+    }],
+};
 
 /// Side effects the app asks for; carried out by [`runner::Driver`].
 #[derive(Debug)]
@@ -171,10 +190,7 @@ impl App {
                 .map(|n| n.to_string_lossy().to_lowercase())
                 .filter(|n| !n.is_empty() && n != ".")
                 .unwrap_or_else(|| "mycluster".into());
-            let mut w = Wizard::new(&name);
-            w.file = file.to_path_buf();
-            w.welcome = wizard_welcome_for(&name, file);
-            app.wizard = w;
+            app.wizard = Wizard::new_at(&name, file);
         }
         app
     }
@@ -312,7 +328,6 @@ impl App {
     }
 
     pub fn on_key(&mut self, key: KeyEvent) {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if self.help {
             self.help = false;
             return;
@@ -321,68 +336,40 @@ impl App {
             self.prompt_key(p, key);
             return;
         }
-        if key.code == KeyCode::F(1) {
+        if APP_KEYS.action(&key) == Some(AppAction::Help) {
             self.help = true;
             return;
         }
         match self.mode {
-            Mode::Wizard => {
-                if ctrl && matches!(key.code, KeyCode::Char('c') | KeyCode::Char('q')) {
-                    self.quit = true;
-                    return;
-                }
-                let mut effects = vec![];
-                let used = if ctrl && key.code == KeyCode::Char('n') {
-                    self.wizard.next(&mut effects);
-                    true
-                } else if ctrl && key.code == KeyCode::Char('p') {
-                    self.wizard.prev(&mut effects);
-                    true
-                } else if key.code == KeyCode::PageDown && self.wizard.pages_screens() {
-                    self.wizard.next(&mut effects);
-                    true
-                } else if key.code == KeyCode::PageUp && self.wizard.pages_screens() {
-                    self.wizard.prev(&mut effects);
-                    true
-                } else {
-                    self.wizard.on_key(key, &mut effects)
-                };
-                if !used && key.code == KeyCode::Char('?') && !self.wizard.typing() {
-                    self.help = true;
-                }
-                if !used && key.code == KeyCode::Char('q') && !self.wizard.typing() {
-                    self.quit = true;
-                }
-                if !used && key.code == KeyCode::Esc && !self.wizard.has_modal() {
-                    self.wizard.prev(&mut effects);
-                }
-                for e in effects {
-                    match e {
-                        Effect::OpenFile(p) => self.open_file(p),
-                        other => self.effects.push(other),
-                    }
-                }
-                if self.wizard.deploy_requested {
-                    self.wizard.deploy_requested = false;
-                    self.deploy();
-                }
-            }
+            Mode::Wizard => self.wizard_key(key),
             Mode::Dashboard => self.dash_key(key),
         }
     }
 
-    fn prompt_key(&mut self, p: Prompt, key: KeyEvent) {
-        let yes = matches!(
-            key.code,
-            KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter
-        );
-        let no = matches!(
-            key.code,
-            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc
-        );
-        if !yes && !no {
-            return;
+    fn wizard_key(&mut self, key: KeyEvent) {
+        let mut effects = vec![];
+        match self.wizard.on_key(key, &mut effects) {
+            KeyOutcome::Help => self.help = true,
+            KeyOutcome::Quit => self.quit = true,
+            KeyOutcome::Used | KeyOutcome::Unused => {}
         }
+        for e in effects {
+            match e {
+                Effect::OpenFile(p) => self.open_file(p),
+                other => self.effects.push(other),
+            }
+        }
+        if self.wizard.deploy_requested {
+            self.wizard.deploy_requested = false;
+            self.deploy();
+        }
+    }
+
+    fn prompt_key(&mut self, p: Prompt, key: KeyEvent) {
+        let Some(answer) = PROMPT_KEYS.action(&key) else {
+            return;
+        };
+        let yes = answer == Answer::Yes;
         self.prompt = None;
         match p {
             Prompt::Resume { .. } => {
@@ -501,29 +488,18 @@ impl App {
         });
     }
 
+    /// Dashboard keys: the search input, Ctrl-C, the full log, the troubleshooting pane, then
+    /// the dashboard's own; each of them has its keymap where it is drawn.
     fn dash_key(&mut self, key: KeyEvent) {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let height = self.log_height;
         let file = self.wizard.file.display().to_string();
         let Some(d) = &mut self.dash else { return };
         d.notice = None;
-        // Search input.
-        if let Some(input) = &mut d.search {
-            match key.code {
-                KeyCode::Esc => d.search = None,
-                KeyCode::Enter => {
-                    let q = input.value.clone();
-                    d.search = None;
-                    d.query = (!q.is_empty()).then_some(q);
-                    d.jump_match(true, height);
-                }
-                _ => {
-                    input.handle(key);
-                }
-            }
+        if d.search.is_some() {
+            d.search_key(key, height);
             return;
         }
-        if ctrl && key.code == KeyCode::Char('c') {
+        if DASH_KEYS.action(&key) == Some(DashAction::Interrupt) {
             if d.stopping {
                 self.quit = true; // second Ctrl-C: the journal is written step by step
             } else if d.running {
@@ -533,165 +509,39 @@ impl App {
             }
             return;
         }
-        // Full log view.
-        if let Some(scroll) = &mut d.full_log {
-            match key.code {
-                KeyCode::Esc | KeyCode::Char('l') | KeyCode::Char('q') => d.full_log = None,
-                KeyCode::Up | KeyCode::Char('k') => *scroll += 1,
-                KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_sub(1),
-                KeyCode::PageUp => *scroll += 20,
-                KeyCode::PageDown => *scroll = scroll.saturating_sub(20),
-                KeyCode::Home | KeyCode::Char('g') => *scroll = u64::MAX / 2,
-                KeyCode::End | KeyCode::Char('G') => *scroll = 0,
-                _ => {}
+        if d.full_log.is_some() {
+            d.full_log_key(key);
+            return;
+        }
+        if d.pane.is_some() {
+            if let Some(cmd) = trouble::on_key(d, key, &file) {
+                self.pane_command(cmd);
             }
             return;
         }
-        // Troubleshooting pane.
-        if let Some(pane) = d.pane.clone() {
-            let Some(fail) = d.failures.get(pane.index).cloned() else {
-                d.pane = None;
-                return;
-            };
-            if pane.confirm_fix {
-                if key.code == KeyCode::Char('y') {
-                    self.apply_fix(&fail, true);
-                } else if let Some(p) = &mut d.pane {
-                    p.confirm_fix = false;
-                }
-                return;
-            }
-            if pane.confirm_skip {
-                match key.code {
-                    KeyCode::Char('y') => {
-                        let k = fail.key();
-                        self.skipped.push(k.clone());
-                        let d = self.dash.as_mut().expect("dash");
-                        d.failures.retain(|f| f.key() != k);
-                        d.pane = None;
-                        d.warnings.push(format!("skipped {k}"));
-                        self.start_full_run();
-                    }
-                    _ => {
-                        if let Some(p) = &mut d.pane {
-                            p.confirm_skip = false;
-                        }
-                    }
-                }
-                return;
-            }
-            let idle = !d.running;
-            match key.code {
-                KeyCode::Esc => d.pane = None,
-                KeyCode::Tab => {
-                    let n = d.failures.len().max(1);
-                    d.open_failure((pane.index + 1) % n);
-                }
-                KeyCode::Up | KeyCode::Char('k') => {
-                    if let Some(p) = &mut d.pane {
-                        p.scroll = p.scroll.saturating_sub(1)
-                    }
-                }
-                KeyCode::Down | KeyCode::Char('j') => {
-                    if let Some(p) = &mut d.pane {
-                        p.scroll += 1
-                    }
-                }
-                KeyCode::Char('l') => d.full_log = Some(0),
-                KeyCode::Char('c') => {
-                    let text = trouble::copy_text(&fail, &file);
-                    d.notice = Some((
-                        false,
-                        format!(
-                            "copied to the clipboard (OSC 52): {}",
-                            text.lines().next().unwrap_or("")
-                        ),
-                    ));
-                    self.effects.push(Effect::Copy(text));
-                }
-                KeyCode::Char('r') if idle => {
-                    let hosts: Vec<String> = d
-                        .failures
-                        .iter()
-                        .filter(|x| x.stage == fail.stage && x.step == fail.step)
-                        .map(|x| x.host.clone())
-                        .collect();
-                    self.start_retry(&fail.stage, &fail.step, hosts);
-                }
-                KeyCode::Char('h') if idle => {
-                    self.start_retry(&fail.stage, &fail.step, vec![fail.host.clone()]);
-                }
-                KeyCode::Char('s') if idle => {
-                    if let Some(p) = &mut d.pane {
-                        p.confirm_skip = true;
-                    }
-                }
-                KeyCode::Char('a') if idle => match trouble::auto_fix_unavailable(&fail) {
-                    Some(why) => d.notice = Some((true, format!("apply the fix: {why}"))),
-                    None => {
-                        let destructive = fail
-                            .diagnosis
-                            .as_ref()
-                            .and_then(|x| x.auto_fix.as_ref())
-                            .is_some_and(|x| x.destructive);
-                        if destructive {
-                            if let Some(p) = &mut d.pane {
-                                p.confirm_fix = true;
-                            }
-                        } else {
-                            self.apply_fix(&fail, false);
-                        }
-                    }
-                },
-                KeyCode::Char('r' | 'h' | 's' | 'a') => {
-                    d.notice = Some((true, "wait: the run is still finishing other hosts".into()));
-                }
-                KeyCode::Char('?') => self.help = true,
-                KeyCode::Char('q') => self.quit_key(),
-                _ => {}
-            }
-            return;
+        match d.on_key(key, height) {
+            Some(DashCommand::Quit) => self.quit_key(),
+            Some(DashCommand::Help) => self.help = true,
+            Some(DashCommand::Wizard) => self.mode = Mode::Wizard,
+            None => {}
         }
-        match key.code {
-            KeyCode::Char('q') => self.quit_key(),
-            KeyCode::Char('?') => self.help = true,
-            KeyCode::Up | KeyCode::Char('k') => d.select_host(d.sel_host.saturating_sub(1)),
-            KeyCode::Down | KeyCode::Char('j') => d.select_host(d.sel_host + 1),
-            KeyCode::Left | KeyCode::Char('h') => d.select_stage(d.sel_stage.saturating_sub(1)),
-            KeyCode::Right => d.select_stage(d.sel_stage + 1),
-            KeyCode::Char('[') => d.select_step(-1),
-            KeyCode::Char(']') => d.select_step(1),
-            KeyCode::Char('f') => {
-                d.follow = !d.follow;
-                if d.follow {
-                    d.select_host(d.sel_host);
-                }
+    }
+
+    /// Carry out what the troubleshooting pane asked for.
+    fn pane_command(&mut self, cmd: PaneCommand) {
+        match cmd {
+            PaneCommand::Retry { stage, step, hosts } => self.start_retry(&stage, &step, hosts),
+            PaneCommand::ApplyFix {
+                failure,
+                destructive_ok,
+            } => self.apply_fix(&failure, destructive_ok),
+            PaneCommand::Skip(failure) => {
+                self.skipped.push(failure.key());
+                self.start_full_run();
             }
-            KeyCode::Char(' ') | KeyCode::Char('p') => d.toggle_pause(),
-            KeyCode::PageUp => d.scroll(-(height as i64 - 1).max(1)),
-            KeyCode::PageDown => d.scroll((height as i64 - 1).max(1)),
-            KeyCode::Char('K') => d.scroll(-1),
-            KeyCode::Char('J') => d.scroll(1),
-            KeyCode::Home | KeyCode::Char('g') => d.scroll(-(1 << 40)),
-            KeyCode::End | KeyCode::Char('G') => d.live = true,
-            KeyCode::Char('/') => d.search = Some(LineInput::default()),
-            KeyCode::Char('n') => d.jump_match(true, height),
-            KeyCode::Char('N') => d.jump_match(false, height),
-            KeyCode::Char('t') => {
-                if d.failures.is_empty() {
-                    d.notice = Some((false, "no failure to troubleshoot".into()));
-                } else {
-                    d.open_failure(0);
-                }
-            }
-            KeyCode::Char('l') => d.full_log = Some(0),
-            KeyCode::Char('w') if !d.running => {
-                self.mode = Mode::Wizard;
-            }
-            KeyCode::Esc => {
-                d.query = None;
-            }
-            _ => {}
+            PaneCommand::Copy(text) => self.effects.push(Effect::Copy(text)),
+            PaneCommand::Help => self.help = true,
+            PaneCommand::Quit => self.quit_key(),
         }
     }
 
@@ -743,24 +593,18 @@ impl App {
             draw_prompt(f, area, &self.theme, p);
         }
         if self.help {
-            draw_help(f, area, &self.theme, self.mode);
+            draw_help(f, area, &self.theme, &self.help_sections());
+        }
+        input::scrub(f.buffer_mut());
+    }
+
+    /// The help: the keys of what is on screen, from the keymaps the handlers use.
+    pub fn help_sections(&self) -> Vec<HelpSection> {
+        match (self.mode, &self.dash) {
+            (Mode::Dashboard, Some(_)) => vec![DASH_KEYS.section(), PANE_KEYS.section()],
+            _ => self.wizard.help_sections(),
         }
     }
-}
-
-fn wizard_welcome_for(name: &str, file: &Path) -> input::Form {
-    use input::{Field, Form};
-    Form::new(vec![
-        Field::choice(
-            "mode",
-            "Start",
-            "",
-            &["new cluster", "open a cluster file"],
-            "new cluster",
-        ),
-        Field::text("name", "Cluster name", "name", name),
-        Field::text("file", "Cluster file", "file", &file.display().to_string()),
-    ])
 }
 
 fn draw_too_small(f: &mut Frame, area: Rect, theme: &Theme) {
@@ -808,106 +652,31 @@ fn draw_prompt(f: &mut Frame, area: Rect, theme: &Theme, p: &Prompt) {
                 .to_string(),
         ),
     };
-    let r = wizard::centered(area, 76.min(area.width), 9);
-    f.render_widget(Clear, r);
-    f.render_widget(
-        Paragraph::new(body).wrap(Wrap { trim: false }).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_style(theme.warn())
-                .title(Span::styled(title, theme.title())),
-        ),
-        r,
+    let inner = modal::modal(
+        f,
+        area,
+        76.min(area.width),
+        9,
+        theme.warn(),
+        Span::styled(title, theme.title()),
     );
+    f.render_widget(Paragraph::new(body).wrap(Wrap { trim: false }), inner);
 }
 
-fn draw_help(f: &mut Frame, area: Rect, theme: &Theme, mode: Mode) {
-    let sections: &[(&str, &[(&str, &str)])] = match mode {
-        Mode::Wizard => &[
-            (
-                "Everywhere",
-                &[
-                    ("Ctrl-N / PgDn", "next screen"),
-                    ("Ctrl-P / PgUp", "previous screen"),
-                    ("Tab / ↑ ↓", "next / previous field"),
-                    ("← →  space", "change a choice, move in a list of flags"),
-                    ("F1", "this help"),
-                    ("Ctrl-C", "quit (nothing is saved until Review)"),
-                ],
-            ),
-            (
-                "Hosts",
-                &[
-                    ("a / e / d", "add / edit / delete a host"),
-                    ("p", "paste lines: ADDRESS NAME ROLES"),
-                    ("t / T", "test the connection of this / every host"),
-                    ("y / A", "accept the new host key of this / every host"),
-                    ("Tab", "edit the defaults every host inherits"),
-                ],
-            ),
-            (
-                "Review",
-                &[
-                    ("Ctrl-S", "validate and save the cluster file"),
-                    ("F5 / Ctrl-D", "save and deploy"),
-                ],
-            ),
-        ],
-        Mode::Dashboard => &[
-            (
-                "Dashboard",
-                &[
-                    ("↑ ↓", "select a host"),
-                    ("← →", "select a stage"),
-                    ("[ ]", "previous / next step of the stage"),
-                    ("f", "follow the running step of the host"),
-                    ("space", "pause / resume the live log"),
-                    ("PgUp PgDn J K", "scroll the log; End: back to live"),
-                    ("/ n N", "search the log; older / newer match"),
-                    ("l", "the host's full log (and the log file)"),
-                    ("t", "troubleshoot the failures"),
-                    ("w", "back to the wizard when no run is going"),
-                    ("q / Ctrl-C", "quit (a running deployment stops cleanly)"),
-                ],
-            ),
-            (
-                "Troubleshooting pane",
-                &[
-                    ("r", "retry the step on the hosts where it failed"),
-                    ("h", "retry on this host only"),
-                    ("a", "apply the automatic fix, then retry"),
-                    ("s", "skip the step (asks first)"),
-                    ("c", "copy the fix command (OSC 52)"),
-                    ("l", "open the full log; Tab: next failure"),
-                ],
-            ),
-        ],
-    };
-    let mut lines = vec![];
-    for (title, keys) in sections {
-        lines.push(Line::from(Span::styled(title.to_string(), theme.title())));
-        for (k, v) in keys.iter() {
-            lines.push(Line::from(vec![
-                Span::styled(format!("  {k:<16}"), theme.key()),
-                Span::raw(v.to_string()),
-            ]));
-        }
-        lines.push(Line::from(""));
-    }
+fn draw_help(f: &mut Frame, area: Rect, theme: &Theme, sections: &[HelpSection]) {
+    let mut lines = help_lines(sections, theme);
     lines.push(Line::from(Span::styled(
         "any key closes this help",
         theme.dim(),
     )));
     let h = (lines.len() as u16 + 2).min(area.height);
-    let r = wizard::centered(area, 72.min(area.width), h);
-    f.render_widget(Clear, r);
-    f.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_style(theme.border_focus())
-                .title(Span::styled(" Help ", theme.title())),
-        ),
-        r,
+    let inner = modal::modal(
+        f,
+        area,
+        72.min(area.width),
+        h,
+        theme.border_focus(),
+        Span::styled(" Help ", theme.title()),
     );
+    f.render_widget(Paragraph::new(lines), inner);
 }

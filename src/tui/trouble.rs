@@ -1,14 +1,281 @@
 //! The troubleshooting pane: opens on a failure, shows the diagnosis (cause, evidence with the
 //! matched lines highlighted, fix, manual commands) or, with no catalog match, the output tail;
 //! and the actions. Actions run only once the run has stopped.
+//!
+//! The pane owns its keys ([`PANE_KEYS`], [`on_key`]): it changes its own state (scroll, next
+//! failure, the confirmations) and tells the app what to run ([`PaneCommand`]).
 
-use super::dashboard::{key_line, Dashboard, Failure};
+use super::dashboard::{Dashboard, Failure};
 use super::input::truncate;
+use super::keymap::{ch, key, key_line, Binding, Keymap};
+use super::modal;
 use super::theme::Theme;
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaneAction {
+    RetryStep,
+    RetryHost,
+    Skip,
+    Copy,
+    FullLog,
+    Close,
+    ApplyFix,
+    NextFailure,
+    ScrollUp,
+    ScrollDown,
+    Help,
+    Quit,
+}
+
+/// The pane's keys. Those with a footer text are the action line (r and h with the hosts they
+/// retry on); `a` has a line of its own (with the fix, or why it is disabled).
+pub const PANE_KEYS: Keymap<PaneAction> = Keymap {
+    title: "Troubleshooting pane",
+    bindings: &[
+        Binding {
+            keys: &[(ch('r'), PaneAction::RetryStep)],
+            label: "r",
+            footer: Some("retry the step"),
+            help: "retry the step on the hosts where it failed",
+        },
+        Binding {
+            keys: &[(ch('h'), PaneAction::RetryHost)],
+            label: "h",
+            footer: Some("retry on this host only"),
+            help: "retry on this host only",
+        },
+        Binding {
+            keys: &[(ch('s'), PaneAction::Skip)],
+            label: "s",
+            footer: Some("skip"),
+            help: "skip the step (asks first)",
+        },
+        Binding {
+            keys: &[(ch('c'), PaneAction::Copy)],
+            label: "c",
+            footer: Some("copy command"),
+            help: "copy the fix command (OSC 52)",
+        },
+        Binding {
+            keys: &[(ch('l'), PaneAction::FullLog)],
+            label: "l",
+            footer: Some("full log"),
+            help: "open the full log",
+        },
+        Binding {
+            keys: &[(key(KeyCode::Esc), PaneAction::Close)],
+            label: "Esc",
+            footer: Some("close"),
+            help: "close the pane",
+        },
+        Binding {
+            keys: &[(ch('a'), PaneAction::ApplyFix)],
+            label: "a",
+            footer: None,
+            help: "apply the fix, then retry (asks if destructive)",
+        },
+        Binding {
+            keys: &[(key(KeyCode::Tab), PaneAction::NextFailure)],
+            label: "Tab",
+            footer: None,
+            help: "next failure",
+        },
+        Binding {
+            keys: &[
+                (key(KeyCode::Up), PaneAction::ScrollUp),
+                (ch('k'), PaneAction::ScrollUp),
+                (key(KeyCode::Down), PaneAction::ScrollDown),
+                (ch('j'), PaneAction::ScrollDown),
+            ],
+            label: "↑↓",
+            footer: None,
+            help: "scroll the diagnosis",
+        },
+        Binding {
+            keys: &[(ch('?'), PaneAction::Help)],
+            label: "?",
+            footer: None,
+            help: "this help",
+        },
+        Binding {
+            keys: &[(ch('q'), PaneAction::Quit)],
+            label: "q",
+            footer: None,
+            help: "quit (a running deployment stops cleanly)",
+        },
+    ],
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Confirm {
+    Yes,
+    No,
+}
+
+/// A skip or a destructive fix: only `y` goes ahead; any other key cancels.
+const CONFIRM_KEYS: Keymap<Confirm> = Keymap {
+    title: "Confirm",
+    bindings: &[
+        Binding {
+            keys: &[(ch('y'), Confirm::Yes)],
+            label: "y",
+            footer: Some("go ahead"),
+            help: "go ahead",
+        },
+        Binding {
+            keys: &[(ch('n'), Confirm::No), (key(KeyCode::Esc), Confirm::No)],
+            label: "n",
+            footer: Some("cancel"),
+            help: "cancel (so does any other key)",
+        },
+    ],
+};
+
+/// What the app must do after a key in the pane.
+#[derive(Debug, Clone)]
+pub enum PaneCommand {
+    /// Run `stage/step` again on `hosts`.
+    Retry {
+        stage: String,
+        step: String,
+        hosts: Vec<String>,
+    },
+    /// Run the failure's catalog fix (`destructive_ok`: the user said yes to it).
+    ApplyFix {
+        failure: Failure,
+        destructive_ok: bool,
+    },
+    /// The failure was skipped (the pane already dropped it): record it and go on.
+    Skip(Failure),
+    /// Put this on the clipboard.
+    Copy(String),
+    Help,
+    Quit,
+}
+
+/// A key while the pane is open.
+pub fn on_key(d: &mut Dashboard, key: KeyEvent, cluster_file: &str) -> Option<PaneCommand> {
+    let pane = d.pane.clone()?;
+    let Some(fail) = d.failures.get(pane.index).cloned() else {
+        d.pane = None;
+        return None;
+    };
+    if pane.confirm_fix || pane.confirm_skip {
+        let yes = CONFIRM_KEYS.action(&key) == Some(Confirm::Yes);
+        if let Some(p) = &mut d.pane {
+            p.confirm_fix = false;
+            p.confirm_skip = false;
+        }
+        return match (yes, pane.confirm_fix) {
+            (false, _) => None,
+            (true, true) => Some(PaneCommand::ApplyFix {
+                failure: fail,
+                destructive_ok: true,
+            }),
+            (true, false) => {
+                let k = fail.key();
+                d.failures.retain(|f| f.key() != k);
+                d.pane = None;
+                d.warnings.push(format!("skipped {k}"));
+                Some(PaneCommand::Skip(fail))
+            }
+        };
+    }
+    let action = PANE_KEYS.action(&key)?;
+    let needs_idle = matches!(
+        action,
+        PaneAction::RetryStep | PaneAction::RetryHost | PaneAction::Skip | PaneAction::ApplyFix
+    );
+    if needs_idle && d.running {
+        d.notice = Some((true, "wait: the run is still finishing other hosts".into()));
+        return None;
+    }
+    match action {
+        PaneAction::Close => d.pane = None,
+        PaneAction::NextFailure => {
+            let n = d.failures.len().max(1);
+            d.open_failure((pane.index + 1) % n);
+        }
+        PaneAction::ScrollUp => {
+            if let Some(p) = &mut d.pane {
+                p.scroll = p.scroll.saturating_sub(1)
+            }
+        }
+        PaneAction::ScrollDown => {
+            if let Some(p) = &mut d.pane {
+                p.scroll += 1
+            }
+        }
+        PaneAction::FullLog => d.full_log = Some(0),
+        PaneAction::Copy => {
+            let text = copy_text(&fail, cluster_file);
+            d.notice = Some((
+                false,
+                format!(
+                    "copied to the clipboard (OSC 52): {}",
+                    text.lines().next().unwrap_or("")
+                ),
+            ));
+            return Some(PaneCommand::Copy(text));
+        }
+        PaneAction::RetryStep => {
+            return Some(PaneCommand::Retry {
+                hosts: hosts_failed(d, &fail),
+                stage: fail.stage,
+                step: fail.step,
+            })
+        }
+        PaneAction::RetryHost => {
+            return Some(PaneCommand::Retry {
+                hosts: vec![fail.host.clone()],
+                stage: fail.stage,
+                step: fail.step,
+            })
+        }
+        PaneAction::Skip => {
+            if let Some(p) = &mut d.pane {
+                p.confirm_skip = true;
+            }
+        }
+        PaneAction::ApplyFix => match auto_fix_unavailable(&fail) {
+            Some(why) => d.notice = Some((true, format!("apply the fix: {why}"))),
+            None => {
+                let destructive = fail
+                    .diagnosis
+                    .as_ref()
+                    .and_then(|x| x.auto_fix.as_ref())
+                    .is_some_and(|x| x.destructive);
+                if destructive {
+                    if let Some(p) = &mut d.pane {
+                        p.confirm_fix = true;
+                    }
+                } else {
+                    return Some(PaneCommand::ApplyFix {
+                        failure: fail,
+                        destructive_ok: false,
+                    });
+                }
+            }
+        },
+        PaneAction::Help => return Some(PaneCommand::Help),
+        PaneAction::Quit => return Some(PaneCommand::Quit),
+    }
+    None
+}
+
+/// The hosts where the failure's step failed.
+fn hosts_failed(d: &Dashboard, fail: &Failure) -> Vec<String> {
+    d.failures
+        .iter()
+        .filter(|x| x.stage == fail.stage && x.step == fail.step)
+        .map(|x| x.host.clone())
+        .collect()
+}
 
 /// Why "apply the fix then retry" is disabled for this failure, or None when it can run
 /// (`kubewiz::diagnose::fixes` knows the catalog's action).
@@ -52,16 +319,13 @@ pub fn draw(d: &Dashboard, f: &mut Frame, area: Rect, theme: &Theme) {
     } else {
         String::new()
     };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.err())
-        .title(Span::styled(
-            format!(
-                " ✗ {}/{} failed on {} ({exit}, attempt {}){of} ",
-                fail.stage, fail.step, fail.host, fail.attempt
-            ),
-            theme.err(),
-        ));
+    let title = Span::styled(
+        format!(
+            " ✗ {}/{} failed on {} ({exit}, attempt {}){of} ",
+            fail.stage, fail.step, fail.host, fail.attempt
+        ),
+        theme.err(),
+    );
     let width = area.width.saturating_sub(2) as usize;
     let mut lines: Vec<Line> = vec![];
     let matched = fail.matched_lines();
@@ -155,9 +419,7 @@ pub fn draw(d: &Dashboard, f: &mut Frame, area: Rect, theme: &Theme) {
         height: h.min(area.height),
         ..area
     };
-    f.render_widget(Clear, r);
-    let inner = block.inner(r);
-    f.render_widget(block, r);
+    let inner = modal::boxed(f, r, theme.err(), title);
     let [body_a, actions_a] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(4)]).areas(inner);
     f.render_widget(
@@ -168,6 +430,8 @@ pub fn draw(d: &Dashboard, f: &mut Frame, area: Rect, theme: &Theme) {
     );
 
     // Actions.
+    let label = |c| CONFIRM_KEYS.binding(c).map(|b| b.label).unwrap_or("");
+    let (yes, no) = (label(Confirm::Yes), label(Confirm::No));
     let mut act: Vec<Line> = vec![];
     if pane.confirm_fix {
         let what = fail
@@ -177,13 +441,13 @@ pub fn draw(d: &Dashboard, f: &mut Frame, area: Rect, theme: &Theme) {
             .map(|x| x.description.clone())
             .unwrap_or_default();
         act.push(Line::from(Span::styled(
-            format!(" This fix is destructive: {what}. Apply it? y: apply, then retry the stage   n: cancel"),
+            format!(" This fix is destructive: {what}. Apply it? {yes}: apply, then retry the stage   {no}: cancel"),
             theme.warn(),
         )));
     } else if pane.confirm_skip {
         act.push(Line::from(Span::styled(
             format!(
-                " Skip {}/{} on {}? Later steps that depend on it may fail. y: skip and continue   n: cancel",
+                " Skip {}/{} on {}? Later steps that depend on it may fail. {yes}: skip and continue   {no}: cancel",
                 fail.stage, fail.step, fail.host
             ),
             theme.warn(),
@@ -194,29 +458,27 @@ pub fn draw(d: &Dashboard, f: &mut Frame, area: Rect, theme: &Theme) {
             theme.dim(),
         )));
     } else {
-        let hosts_failed: Vec<&str> = d
-            .failures
+        let n_failed = hosts_failed(d, fail).len();
+        let entries: Vec<(&str, String)> = PANE_KEYS
+            .bindings
             .iter()
-            .filter(|x| x.stage == fail.stage && x.step == fail.step)
-            .map(|x| x.host.as_str())
+            .filter_map(|b| {
+                let text = match b.keys.first().map(|(_, a)| *a) {
+                    Some(PaneAction::RetryStep) if n_failed > 1 => {
+                        format!("retry the step ({n_failed} hosts)")
+                    }
+                    Some(PaneAction::RetryHost) => format!("retry on {} only", fail.host),
+                    _ => b.footer?.to_string(),
+                };
+                b.footer.map(|_| (b.label, text))
+            })
             .collect();
-        let retry_all = if hosts_failed.len() > 1 {
-            format!("retry the step ({} hosts)", hosts_failed.len())
-        } else {
-            "retry the step".to_string()
-        };
-        let host_only = format!("retry on {} only", fail.host);
-        act.push(key_line(
-            &[
-                ("r", retry_all.as_str()),
-                ("h", host_only.as_str()),
-                ("s", "skip"),
-                ("c", "copy command"),
-                ("l", "full log"),
-                ("Esc", "close"),
-            ],
-            theme,
-        ));
+        let entries: Vec<(&str, &str)> = entries.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        act.push(key_line(&entries, theme));
+        let a = PANE_KEYS
+            .binding(PaneAction::ApplyFix)
+            .map(|b| b.label)
+            .unwrap_or("a");
         match auto_fix_unavailable(fail) {
             None => {
                 let desc = fail
@@ -225,10 +487,10 @@ pub fn draw(d: &Dashboard, f: &mut Frame, area: Rect, theme: &Theme) {
                     .and_then(|d| d.auto_fix.as_ref())
                     .map(|x| format!("apply the fix ({}), then retry the stage", x.description))
                     .unwrap_or_default();
-                act.push(key_line(&[("a", desc.as_str())], theme))
+                act.push(key_line(&[(a, desc.as_str())], theme))
             }
             Some(why) => act.push(Line::from(vec![
-                Span::styled(" a apply the fix, then retry", theme.dim()),
+                Span::styled(format!(" {a} apply the fix, then retry"), theme.dim()),
                 Span::styled(format!(" — disabled: {why}"), theme.dim()),
             ])),
         }

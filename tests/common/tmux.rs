@@ -59,6 +59,29 @@ impl Tmux {
         assert!(st.success());
     }
 
+    /// Paste `text` as a terminal does: tmux's paste-buffer turns each LF into CR, and `-p`
+    /// wraps it in bracketed-paste marks when the program asked for them.
+    pub fn paste(&self, text: &str) {
+        use std::io::Write;
+        let buffer = format!("{}-paste", self.name);
+        let mut load = Command::new("tmux")
+            .args(["load-buffer", "-b", &buffer, "-"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("tmux runs");
+        load.stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .unwrap();
+        assert!(load.wait().unwrap().success(), "tmux load-buffer failed");
+        let st = Command::new("tmux")
+            .args(["paste-buffer", "-p", "-d", "-b", &buffer, "-t", &self.name])
+            .status()
+            .unwrap();
+        assert!(st.success(), "tmux paste-buffer failed");
+    }
+
     pub fn screen(&self) -> String {
         let out = Command::new("tmux")
             .args(["capture-pane", "-p", "-t", &self.name])
