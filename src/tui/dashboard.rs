@@ -759,6 +759,11 @@ impl Dashboard {
             Span::styled("stopping after the running steps…", theme.warn())
         } else if self.running {
             match &self.kind {
+                // The run task builds the plan (PKI, bundle checksums) before it announces it.
+                _ if self.stages.is_empty() => Span::styled(
+                    "building the plan (certificates, bundle checksums)…",
+                    theme.running(),
+                ),
                 RunKind::Full if self.resumed => {
                     Span::styled("resuming the interrupted run", theme.running())
                 }

@@ -60,6 +60,8 @@ fn deploy_builds_no_plan_and_the_dashboard_takes_the_announced_shape() {
     // Until the run announces its plan, the dashboard draws (empty) without a fault.
     let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 30)).unwrap();
     t.draw(|f| app.draw(f)).unwrap();
+    let screen = format!("{}", t.backend());
+    assert!(screen.contains("building the plan"), "{screen}");
 
     app.on_engine(Event::PlanStarted {
         cluster: "lab".into(),
@@ -67,6 +69,8 @@ fn deploy_builds_no_plan_and_the_dashboard_takes_the_announced_shape() {
         total_steps: 3,
         resumed: false,
     });
+    t.draw(|f| app.draw(f)).unwrap();
+    assert!(!format!("{}", t.backend()).contains("building the plan"));
     let d = app.dash.as_ref().unwrap();
     assert_eq!(d.hosts, ["node1", "node2"]);
     assert_eq!(d.cells[0][0], [StepState::Pending, StepState::Pending]);
