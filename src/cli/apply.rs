@@ -4,8 +4,8 @@
 use super::run::{ctrl_c, pool, run_plan, Run};
 use super::{ConnectArgs, FileArg};
 use crate::cluster_dir::ClusterDir;
-use crate::diagnose::fixes::{self, FixContext};
 use crate::engine::{HostPool, RunOptions, RunSummary};
+use crate::stages::fix::{self as fixes, FixContext};
 use crate::{config, pki, stages};
 use anyhow::{bail, Result};
 use clap::Args;

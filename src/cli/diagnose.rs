@@ -5,12 +5,12 @@
 use super::run::pool;
 use super::{ConnectArgs, FileArg};
 use crate::cluster_dir::ClusterDir;
-use crate::config::{self, Role};
+use crate::config;
 use crate::engine::evidence;
 use crate::events::Event;
 use crate::output::{Format, PlainPrinter};
 use crate::ssh::ExecRequest;
-use crate::stages::etcd::PKI_DIR;
+use crate::stages;
 use anyhow::{bail, Result};
 use clap::Args;
 use std::io::Write;
@@ -23,8 +23,8 @@ pub struct DiagnoseArgs {
     pub file: FileArg,
     #[command(flatten)]
     pub connect: ConnectArgs,
-    /// The stage to look at: etcd, prep or preflight.
-    #[arg(long, default_value = "etcd")]
+    /// The stage to look at.
+    #[arg(long, default_value = "etcd", help = stage_help())]
     pub stage: String,
 }
 
@@ -37,19 +37,20 @@ pub async fn run(args: DiagnoseArgs) -> Result<ExitCode> {
         }
     };
     let spec = &loaded.spec;
-    let (hosts, units, health): (Vec<_>, Vec<String>, Option<String>) = match args.stage.as_str() {
-        "etcd" => (
-            spec.resolved_hosts().into_iter().filter(|h| h.roles.contains(&Role::Etcd)).collect(),
-            vec!["etcd".into()],
-            Some(format!(
-                "/usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 --cacert={PKI_DIR}/ca.crt \
-                 --cert={PKI_DIR}/healthcheck-client.crt --key={PKI_DIR}/healthcheck-client.key \
-                 --command-timeout=5s endpoint health"
-            )),
-        ),
-        "prep" | "preflight" => (spec.resolved_hosts(), vec![], None),
-        other => bail!("--stage {other:?}: diagnose knows etcd, prep and preflight"),
+    let Some(def) = stages::stage(&args.stage) else {
+        bail!(
+            "--stage {:?}: diagnose knows {}",
+            args.stage,
+            stages::names(stages::REGISTRY).join(", ")
+        );
     };
+    let hosts: Vec<_> = spec
+        .resolved_hosts()
+        .into_iter()
+        .filter(|h| def.health.role.is_none_or(|r| h.roles.contains(&r)))
+        .collect();
+    let units: Vec<String> = def.units.iter().map(|u| u.to_string()).collect();
+    let health: Option<String> = def.health.command.map(|c| c());
     let dir = ClusterDir::of_cluster_file(&args.file.file);
     let log = crate::logging::init(&dir.logs(), "diagnose")?;
     let pool = pool(&hosts, &dir, &args.connect)?;
@@ -117,4 +118,12 @@ pub async fn run(args: DiagnoseArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--stage`'s help: the registry's stages.
+fn stage_help() -> String {
+    format!(
+        "The stage to look at: {}",
+        stages::names(stages::REGISTRY).join(", ")
+    )
 }

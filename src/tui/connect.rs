@@ -179,7 +179,7 @@ pub async fn apply_fix(
     action: &str,
     host: &str,
     destructive_ok: bool,
-    emit: &mut crate::diagnose::fixes::Emit<'_>,
+    emit: &mut crate::stages::fix::Emit<'_>,
 ) -> Result<()> {
     let targets = recipe
         .spec
@@ -192,13 +192,13 @@ pub async fn apply_fix(
         host_key_policy(&recipe.dir, false),
         CONNECT_TIMEOUT,
     );
-    let ctx = crate::diagnose::fixes::FixContext {
+    let ctx = crate::stages::fix::FixContext {
         spec: &recipe.spec,
         dir: &recipe.dir,
         pool: &pool,
     };
     tracing::info!(action, host, "applying a fix (tui)");
-    let r = crate::diagnose::fixes::apply(&ctx, action, host, destructive_ok, emit).await;
+    let r = crate::stages::fix::apply(&ctx, action, host, destructive_ok, emit).await;
     pool.close_all().await;
     r
 }

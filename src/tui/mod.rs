@@ -64,7 +64,7 @@ pub enum Effect {
         options: RunOptions,
         kind: RunKind,
     },
-    /// Run a catalog fix (`diagnose::fixes`) for a failure on `host`; then the app retries
+    /// Run a catalog fix (`stages::fix`) for a failure on `host`; then the app retries
     /// the stage.
     ApplyFix {
         recipe: Box<connect::PlanRecipe>,

@@ -11,11 +11,11 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 /// Why "apply the fix then retry" is disabled for this failure, or None when it can run
-/// (`kubewiz::diagnose::fixes` knows the catalog's action).
+/// (`kubewiz::stages::fix` knows the catalog's action).
 pub fn auto_fix_unavailable(f: &Failure) -> Option<String> {
     match f.diagnosis.as_ref().and_then(|d| d.auto_fix.as_ref()) {
         None => Some("no automatic fix for this failure".into()),
-        Some(fix) if !crate::diagnose::fixes::known(&fix.action) => Some(format!(
+        Some(fix) if !crate::stages::fix::known(&fix.action) => Some(format!(
             "kubewiz has no runner for the fix {:?}: run the commands above by hand, then retry",
             fix.action
         )),
