@@ -37,20 +37,14 @@ pub async fn run(args: DiagnoseArgs) -> Result<ExitCode> {
         }
     };
     let spec = &loaded.spec;
-    let Some(def) = stages::stage(&args.stage) else {
+    let Some(check) = stages::health_check(stages::REGISTRY, spec, &args.stage) else {
         bail!(
             "--stage {:?}: diagnose knows {}",
             args.stage,
             stages::names(stages::REGISTRY).join(", ")
         );
     };
-    let hosts: Vec<_> = spec
-        .resolved_hosts()
-        .into_iter()
-        .filter(|h| def.health.role.is_none_or(|r| h.roles.contains(&r)))
-        .collect();
-    let units: Vec<String> = def.units.iter().map(|u| u.to_string()).collect();
-    let health: Option<String> = def.health.command.map(|c| c());
+    let (hosts, units, health) = (check.hosts, check.units, check.command);
     let dir = ClusterDir::of_cluster_file(&args.file.file);
     let log = crate::logging::init(&dir.logs(), "diagnose")?;
     let pool = pool(&hosts, &dir, &args.connect)?;

@@ -15,7 +15,7 @@ pub use fix::{fix, Connections, Emit, FixContext, FixDef};
 pub use templates::Templates;
 
 use crate::cluster_dir::ClusterDir;
-use crate::config::{ClusterSpec, Role};
+use crate::config::{ClusterSpec, ResolvedHost, Role};
 use crate::plan::{HostSteps, Plan, RetryPolicy, Stage};
 use anyhow::Result;
 use std::time::Duration;
@@ -103,6 +103,30 @@ pub struct PlanOptions {
 /// The stage named `name`.
 pub fn stage(name: &str) -> Option<&'static StageDef> {
     REGISTRY.iter().find(|s| s.name == name)
+}
+
+/// What `kubewiz diagnose --stage <name>` looks at on a live cluster.
+#[derive(Debug, Clone)]
+pub struct HealthCheck {
+    pub hosts: Vec<ResolvedHost>,
+    /// Units whose journal is gathered as evidence.
+    pub units: Vec<String>,
+    /// The probe each host runs (healthy when it exits 0); None: evidence is always gathered.
+    pub command: Option<String>,
+}
+
+/// The health check of the stage `name` of `registry`, or None when it has no such stage.
+pub fn health_check(registry: &[StageDef], spec: &ClusterSpec, name: &str) -> Option<HealthCheck> {
+    let def = registry.iter().find(|s| s.name == name)?;
+    Some(HealthCheck {
+        hosts: spec
+            .resolved_hosts()
+            .into_iter()
+            .filter(|h| def.health.role.is_none_or(|r| h.roles.contains(&r)))
+            .collect(),
+        units: def.units.iter().map(|u| u.to_string()).collect(),
+        command: def.health.command.map(|c| c()),
+    })
 }
 
 /// The registry's stage names, in order.
