@@ -1,8 +1,20 @@
 //! The stages `apply` runs, in one registry: each stage is one file here (its steps per host,
 //! what preflight must check for it, its health probe, its fixes) plus its templates under
-//! assets/templates/<stage>/, and one line in [`REGISTRY`]. Everything that lists stages reads
+//! `assets/templates/<stage>/`, and one line in [`REGISTRY`]. Everything that lists stages reads
 //! the registry: the plan's order, `kubewiz plan`, `kubewiz diagnose --stage`, preflight's
 //! ports, and the failure catalog's stages and fix actions.
+//!
+//! Adding a stage `runtime`:
+//! - `src/stages/runtime.rs` with `pub const STAGE: StageDef = StageDef { name: "runtime", .. }`
+//!   and its `build` (steps from [`crate::plan::Step::new`]/[`crate::plan::Step::script`];
+//!   release binaries through [`release::install_steps`]; the restart marker through
+//!   [`templates::touch_restart_marker`] and the `restart_marker(unit)` template function);
+//! - its templates under `assets/templates/runtime/` (embedded by build.rs, named
+//!   `runtime/<file>`);
+//! - `pub mod runtime;` and `runtime::STAGE` in [`REGISTRY`], in run order;
+//! - `runtime` out of `upcoming_stages` in assets/failures.yaml (the catalog loader refuses a
+//!   stage that is both built and upcoming), and its ports out of
+//!   [`preflight::UPCOMING_NEEDS`] if it had any there.
 
 pub mod etcd;
 pub mod fix;
