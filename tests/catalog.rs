@@ -105,6 +105,37 @@ fn catalog_fix_actions_and_stage_fixes_match() {
     }
 }
 
+/// The catalog's etcdctl commands (probes run by kubewiz, commands shown to run by hand) are
+/// the etcd stage's own rendering, so they cannot drift from the certificates it installs.
+#[test]
+fn catalog_etcdctl_commands_are_the_etcd_stages() {
+    let c = Catalog::builtin();
+    let (full, flags) = (stages::etcd::etcdctl(), stages::etcd::etcdctl_tls_flags());
+    let mut seen = 0;
+    for e in c.entries() {
+        for p in &e.probes {
+            if p.command.contains("--cacert=") {
+                seen += 1;
+                assert!(
+                    p.command.contains(&full),
+                    "{} probe {}: {}",
+                    e.id,
+                    p.name,
+                    p.command
+                );
+            }
+        }
+        for m in e.manual.iter().filter(|m| m.contains("--cacert=")) {
+            seen += 1;
+            assert!(m.contains(&flags), "{} manual: {m}", e.id);
+        }
+    }
+    assert!(
+        seen >= 2,
+        "the catalog has etcdctl commands (E4's probe and manual)"
+    );
+}
+
 /// The catalog's upcoming stages are those it has entries for and kubewiz does not build:
 /// adding a stage to the registry makes the loader refuse the catalog until the stage leaves
 /// `upcoming_stages`; dropping one orphans its entries.

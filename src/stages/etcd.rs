@@ -57,12 +57,20 @@ const UNIT: &str = "/etc/systemd/system/etcd.service";
 const HEALTH_WAIT_SECS: u64 = 90;
 
 /// etcdctl on a member, against itself, with the health-check client certificate: the one
-/// rendering used by the health and report steps and by `kubewiz diagnose`.
+/// rendering used by the health and report steps and by `kubewiz diagnose` (the catalog's
+/// probes and manual commands are held to it by tests/catalog.rs).
 pub fn etcdctl() -> String {
     format!(
-        "/usr/local/bin/etcdctl --endpoints=https://127.0.0.1:{CLIENT_PORT} \
-         --cacert={PKI_DIR}/ca.crt --cert={PKI_DIR}/healthcheck-client.crt \
-         --key={PKI_DIR}/healthcheck-client.key --command-timeout=5s"
+        "/usr/local/bin/etcdctl {} --command-timeout=5s",
+        etcdctl_tls_flags()
+    )
+}
+
+/// The endpoint and TLS flags of [`etcdctl`].
+pub fn etcdctl_tls_flags() -> String {
+    format!(
+        "--endpoints=https://127.0.0.1:{CLIENT_PORT} --cacert={PKI_DIR}/ca.crt \
+         --cert={PKI_DIR}/healthcheck-client.crt --key={PKI_DIR}/healthcheck-client.key"
     )
 }
 
