@@ -222,3 +222,20 @@ fn every_embedded_template_is_rendered_by_some_stage() {
         );
     }
 }
+
+/// Preflight already checks the ports of stages not built yet; each such stage is one the
+/// catalog lists as upcoming, and none is in the registry (a built stage declares its own).
+#[test]
+fn upcoming_needs_are_of_upcoming_stages_only() {
+    let upcoming = Catalog::builtin().upcoming_stages();
+    for (name, _) in stages::preflight::UPCOMING_NEEDS {
+        assert!(
+            stages::stage(name).is_none(),
+            "{name} is built: move its ports into its StageDef::needs"
+        );
+        assert!(
+            upcoming.iter().any(|u| u == name),
+            "{name} is not an upcoming stage of the catalog ({upcoming:?})"
+        );
+    }
+}

@@ -179,6 +179,7 @@ pub(crate) fn named_captures(re: &Regex, c: &regex::Captures<'_>) -> BTreeMap<St
 #[derive(Debug, Clone)]
 pub struct Catalog {
     entries: Vec<Entry>,
+    upcoming_stages: Vec<String>,
 }
 
 // ---- the YAML shape ----
@@ -375,7 +376,15 @@ impl Catalog {
                 message: "no entries".into(),
             });
         }
-        Ok(Catalog { entries })
+        Ok(Catalog {
+            entries,
+            upcoming_stages: raw.upcoming_stages,
+        })
+    }
+
+    /// Stages the catalog knows failures of that kubewiz does not build yet.
+    pub fn upcoming_stages(&self) -> &[String] {
+        &self.upcoming_stages
     }
 
     pub fn entries(&self) -> &[Entry] {
