@@ -59,11 +59,13 @@ fn hosts_pasted_from_a_terminal_are_parsed_and_leave_the_screen_clean() {
 
     // The next screen: only its own text. A control character that had reached the terminal
     // would leave pasted text where ratatui believes blank cells are.
+    // A capture may catch the terminal in the middle of writing a frame (a loaded machine):
+    // what matters is that the screen becomes clean, and that a corrupted one never does.
     tmux.keys(&["NPage"]);
-    let s = tmux.wait_for("Pod CIDR", t);
-    for pasted in ["etcd,node", "node2", "10.77.0.1"] {
-        assert!(!s.contains(pasted), "{pasted:?} left on the screen:\n{s}");
-    }
+    const PASTED: [&str; 3] = ["etcd,node", "node2", "10.77.0.1"];
+    let s = tmux.wait("the Network screen without pasted text", t, |s| {
+        s.contains("Pod CIDR") && !PASTED.iter().any(|p| s.contains(p))
+    });
     assert!(
         s.lines()
             .next()

@@ -98,7 +98,7 @@ pub async fn run(args: ApplyArgs) -> Result<ExitCode> {
             let ctx = FixContext {
                 spec: &request.spec,
                 dir: &request.dir,
-                pool: &pool,
+                pool: &*pool,
             };
             let offers = deploy::offers(&s.diagnoses);
             match deploy::apply_fixes(&ctx, &offers, &mut |o| consent(&args, o), &mut note).await? {

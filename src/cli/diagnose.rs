@@ -5,12 +5,11 @@
 use super::run::pool;
 use super::{ConnectArgs, FileArg};
 use crate::cluster_dir::ClusterDir;
-use crate::config::Role;
 use crate::engine::evidence;
 use crate::events::Event;
 use crate::output::{Format, PlainPrinter};
 use crate::ssh::ExecRequest;
-use crate::stages::etcd::PKI_DIR;
+use crate::stages;
 use anyhow::{bail, Result};
 use clap::Args;
 use std::io::Write;
@@ -23,8 +22,8 @@ pub struct DiagnoseArgs {
     pub file: FileArg,
     #[command(flatten)]
     pub connect: ConnectArgs,
-    /// The stage to look at: etcd, prep or preflight.
-    #[arg(long, default_value = "etcd")]
+    /// The stage to look at.
+    #[arg(long, default_value = "etcd", help = stage_help())]
     pub stage: String,
 }
 
@@ -34,19 +33,14 @@ pub async fn run(args: DiagnoseArgs) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let spec = &loaded.spec;
-    let (hosts, units, health): (Vec<_>, Vec<String>, Option<String>) = match args.stage.as_str() {
-        "etcd" => (
-            spec.resolved_hosts().into_iter().filter(|h| h.roles.contains(&Role::Etcd)).collect(),
-            vec!["etcd".into()],
-            Some(format!(
-                "/usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 --cacert={PKI_DIR}/ca.crt \
-                 --cert={PKI_DIR}/healthcheck-client.crt --key={PKI_DIR}/healthcheck-client.key \
-                 --command-timeout=5s endpoint health"
-            )),
-        ),
-        "prep" | "preflight" => (spec.resolved_hosts(), vec![], None),
-        other => bail!("--stage {other:?}: diagnose knows etcd, prep and preflight"),
+    let Some(check) = stages::health_check(stages::REGISTRY, spec, &args.stage) else {
+        bail!(
+            "--stage {:?}: diagnose knows {}",
+            args.stage,
+            stages::names(stages::REGISTRY).join(", ")
+        );
     };
+    let (hosts, units, health) = (check.hosts, check.units, check.command);
     let dir = ClusterDir::of_cluster_file(&args.file.file);
     let log = crate::logging::init(&dir.logs(), "diagnose")?;
     let pool = pool(&hosts, &dir, &args.connect)?;
@@ -114,4 +108,12 @@ pub async fn run(args: DiagnoseArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--stage`'s help: the registry's stages.
+fn stage_help() -> String {
+    format!(
+        "The stage to look at: {}",
+        stages::names(stages::REGISTRY).join(", ")
+    )
 }

@@ -4,7 +4,7 @@ mod apply;
 mod certs;
 mod diagnose;
 mod exec;
-mod plan_cmd;
+pub mod plan_cmd;
 mod run;
 mod validate;
 mod wizard;

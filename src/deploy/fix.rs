@@ -4,7 +4,7 @@
 use crate::events::{AutoFix, Diagnosis};
 use anyhow::Result;
 // Where the fixes live today; the one place that names it (with `known` and `apply_fix`).
-pub use crate::diagnose::fixes::{Emit, FixContext};
+pub use crate::stages::fix::{Emit, FixContext};
 
 /// Rounds of fix-and-retry `apply --auto-fix` runs before giving up.
 pub const MAX_FIX_ROUNDS: usize = 2;
@@ -21,7 +21,7 @@ pub struct FixOffer {
 
 /// Whether kubewiz can run the fix `action`.
 pub fn known(action: &str) -> bool {
-    crate::diagnose::fixes::known(action)
+    crate::stages::fix::known(action)
 }
 
 /// The fixes a run's diagnoses offer that kubewiz can run, each action once (the first
@@ -53,7 +53,7 @@ pub async fn apply_fix(
     emit: &mut Emit<'_>,
 ) -> Result<()> {
     tracing::info!(action, host, "applying a fix");
-    crate::diagnose::fixes::apply(ctx, action, host, consent, emit).await
+    crate::stages::fix::apply(ctx, action, host, consent, emit).await
 }
 
 /// What [`apply_fixes`] tells the front end.

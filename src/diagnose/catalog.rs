@@ -4,7 +4,8 @@
 //! a regex that silently never fires: ids are unique, stages known, every regex compiles and
 //! cannot match an empty line, every sample matches its own entry and every signature (and probe
 //! check) is exercised by a sample, no `not_samples` line matches, probes of one name share one
-//! command, auto-fix actions are ones the engine knows (with the right `destructive` flag), and
+//! command, stages and auto-fix actions are the stage registry's (with the right `destructive`
+//! flag; stages not built yet are declared in the catalog's `upcoming_stages`), and
 //! every `{placeholder}` in the texts is a capture group of the entry.
 
 use regex::Regex;
@@ -15,32 +16,33 @@ use std::sync::OnceLock;
 
 use super::normalize::normalize;
 
-/// Stages an entry may belong to; `any` matches every stage.
-pub const STAGES: &[&str] = &[
-    "prep",
-    "etcd",
-    "runtime",
-    "network",
-    "control_plane",
-    "join",
-    "addons",
-    "any",
-];
+/// An entry of this stage is about every stage.
+pub const ANY_STAGE: &str = "any";
+
+/// What a catalog may name besides itself: the stages kubewiz has and the fix actions they own
+/// (with whether each is destructive). Taken from the stage registry.
+#[derive(Debug, Clone, Default)]
+pub struct Vocabulary {
+    pub stages: Vec<String>,
+    pub fixes: Vec<(String, bool)>,
+}
+
+impl Vocabulary {
+    pub fn of(registry: &[crate::stages::StageDef]) -> Vocabulary {
+        Vocabulary {
+            stages: registry.iter().map(|s| s.name.to_string()).collect(),
+            fixes: registry
+                .iter()
+                .flat_map(|s| s.fixes)
+                .map(|f| (f.name.to_string(), f.destructive()))
+                .collect(),
+        }
+    }
+}
 
 /// Entries with at least this priority are root causes (clock skew, firewall): they are ranked
 /// with the step's own stage whatever stage they belong to, since they show up as other errors.
 pub const ROOT_CAUSE_PRIORITY: u32 = 90;
-
-/// Auto-fix actions the engine implements, and whether each is destructive (needs consent).
-pub const AUTO_FIX_ACTIONS: &[(&str, bool)] = &[
-    ("reissue-etcd-certs", false),
-    ("restart-etcd-together", false),
-    ("open-etcd-ports", false),
-    ("sync-clock", false),
-    ("wipe-etcd-data", true),
-    ("load-br-netfilter", false),
-    ("swap-off", false),
-];
 
 const BUILTIN_YAML: &str = include_str!("../../assets/failures.yaml");
 
@@ -177,6 +179,7 @@ pub(crate) fn named_captures(re: &Regex, c: &regex::Captures<'_>) -> BTreeMap<St
 #[derive(Debug, Clone)]
 pub struct Catalog {
     entries: Vec<Entry>,
+    upcoming_stages: Vec<String>,
 }
 
 // ---- the YAML shape ----
@@ -185,6 +188,9 @@ pub struct Catalog {
 #[serde(deny_unknown_fields)]
 struct RawCatalog {
     version: u32,
+    /// Stages the catalog has entries for that kubewiz does not build yet.
+    #[serde(default)]
+    upcoming_stages: Vec<String>,
     entries: Vec<serde_yaml::Value>,
 }
 
@@ -283,8 +289,15 @@ impl Catalog {
             .as_ref()
     }
 
-    /// Parses and validates a catalog.
+    /// Parses and validates a catalog against the stage registry.
     pub fn from_yaml(text: &str) -> Result<Catalog, CatalogError> {
+        Self::from_yaml_with(text, &Vocabulary::of(crate::stages::REGISTRY))
+    }
+
+    /// Parses and validates a catalog: an entry's stage is one of `known`'s, `any`, or one the
+    /// catalog lists as upcoming (a stage not built yet; one that is built may not be listed);
+    /// an auto-fix action is one of `known`'s, with its destructive flag.
+    pub fn from_yaml_with(text: &str, known: &Vocabulary) -> Result<Catalog, CatalogError> {
         let raw: RawCatalog = serde_yaml::from_str(text).map_err(|e| CatalogError {
             entry: None,
             field: "yaml".into(),
@@ -300,6 +313,26 @@ impl Catalog {
                 ),
             });
         }
+        if let Some(built) = raw
+            .upcoming_stages
+            .iter()
+            .find(|u| known.stages.contains(u) || u.as_str() == ANY_STAGE)
+        {
+            return Err(CatalogError {
+                entry: None,
+                field: "upcoming_stages".into(),
+                message: format!(
+                    "{built:?} is a stage kubewiz has (or `any`): remove it from upcoming_stages"
+                ),
+            });
+        }
+        let stages: Vec<&str> = known
+            .stages
+            .iter()
+            .chain(&raw.upcoming_stages)
+            .map(String::as_str)
+            .chain([ANY_STAGE])
+            .collect();
         let mut entries = Vec::with_capacity(raw.entries.len());
         let mut ids = BTreeSet::new();
         let mut probe_commands: BTreeMap<String, (String, String)> = BTreeMap::new();
@@ -314,7 +347,7 @@ impl Catalog {
                 field: "yaml".into(),
                 message: e.to_string(),
             })?;
-            let entry = build_entry(raw_entry, order)?;
+            let entry = build_entry(raw_entry, order, &stages, &known.fixes)?;
             if !ids.insert(entry.id.clone()) {
                 return Err(err(&entry.id, "id", "duplicate id"));
             }
@@ -343,7 +376,15 @@ impl Catalog {
                 message: "no entries".into(),
             });
         }
-        Ok(Catalog { entries })
+        Ok(Catalog {
+            entries,
+            upcoming_stages: raw.upcoming_stages,
+        })
+    }
+
+    /// Stages the catalog knows failures of that kubewiz does not build yet.
+    pub fn upcoming_stages(&self) -> &[String] {
+        &self.upcoming_stages
     }
 
     pub fn entries(&self) -> &[Entry] {
@@ -376,7 +417,12 @@ fn compile(id: &str, field: &str, pattern: &str) -> Result<Regex, CatalogError> 
     Ok(re)
 }
 
-fn build_entry(r: RawEntry, order: usize) -> Result<Entry, CatalogError> {
+fn build_entry(
+    r: RawEntry,
+    order: usize,
+    stages: &[&str],
+    fixes: &[(String, bool)],
+) -> Result<Entry, CatalogError> {
     let id = r.id.trim().to_string();
     if id.is_empty() || id.contains(char::is_whitespace) {
         return Err(err(
@@ -385,11 +431,11 @@ fn build_entry(r: RawEntry, order: usize) -> Result<Entry, CatalogError> {
             "empty or contains spaces",
         ));
     }
-    if !STAGES.contains(&r.stage.as_str()) {
+    if !stages.contains(&r.stage.as_str()) {
         return Err(err(
             &id,
             "stage",
-            &format!("unknown stage {:?} (known: {})", r.stage, STAGES.join(", ")),
+            &format!("unknown stage {:?} (known: {})", r.stage, stages.join(", ")),
         ));
     }
     for (field, text) in [("title", &r.title), ("cause", &r.cause), ("fix", &r.fix)] {
@@ -454,15 +500,19 @@ fn build_entry(r: RawEntry, order: usize) -> Result<Entry, CatalogError> {
     let auto_fix = match r.auto_fix {
         None => None,
         Some(a) => {
-            match AUTO_FIX_ACTIONS.iter().find(|(name, _)| *name == a.action) {
+            match fixes.iter().find(|(name, _)| *name == a.action) {
                 None => {
                     return Err(err(
                         &id,
                         "auto_fix.action",
                         &format!(
-                            "unknown action {:?} (the engine knows: {})",
+                            "unknown action {:?} (kubewiz's stages have: {})",
                             a.action,
-                            action_names()
+                            fixes
+                                .iter()
+                                .map(|(a, _)| a.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                     ))
                 }
@@ -509,14 +559,6 @@ fn build_entry(r: RawEntry, order: usize) -> Result<Entry, CatalogError> {
     check_samples(&entry)?;
     check_placeholders(&entry)?;
     Ok(entry)
-}
-
-fn action_names() -> String {
-    AUTO_FIX_ACTIONS
-        .iter()
-        .map(|(a, _)| *a)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn check_samples(e: &Entry) -> Result<(), CatalogError> {

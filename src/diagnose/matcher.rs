@@ -258,6 +258,7 @@ mod tests {
 
     const CAT: &str = r#"
 version: 1
+upcoming_stages: [join, network]
 entries:
   - id: R1
     stage: prep

@@ -21,12 +21,11 @@
 //! ```
 
 pub mod catalog;
-pub mod fixes;
 pub mod matcher;
 pub mod normalize;
 
 pub use catalog::{
-    AutoFixSpec, Catalog, CatalogError, Entry, Probe, AUTO_FIX_ACTIONS, ROOT_CAUSE_PRIORITY, STAGES,
+    AutoFixSpec, Catalog, CatalogError, Entry, Probe, Vocabulary, ANY_STAGE, ROOT_CAUSE_PRIORITY,
 };
 pub use matcher::EntryMatch;
 pub use normalize::normalize;

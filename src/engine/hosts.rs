@@ -69,3 +69,13 @@ impl HostPool {
         }
     }
 }
+
+/// A stage's fixes connect through the pool (they need no more of the engine than this).
+impl crate::stages::Connections for HostPool {
+    fn connection<'a>(
+        &'a self,
+        host: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<Connection, SshError>> {
+        Box::pin(HostPool::connection(self, host))
+    }
+}

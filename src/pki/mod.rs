@@ -204,6 +204,17 @@ pub fn files_for_host(
     Ok(out)
 }
 
+/// The remote paths [`files_for_host`] hands a member, without reading anything (what
+/// `kubewiz plan` shows before the PKI exists).
+pub fn etcd_member_remote_paths(dir: &ClusterDir) -> Vec<String> {
+    let store = Store::open(dir, OffsetDateTime::now_utc());
+    // The host only picks the local files; the remote names are the same for every member.
+    etcd_member_sources(&store, "member")
+        .into_iter()
+        .map(|(_, remote, _)| format!("{ETCD_PKI_DIR}/{remote}"))
+        .collect()
+}
+
 /// (local path, name under /etc/etcd/pki, mode) of what a member gets.
 fn etcd_member_sources(store: &Store, host: &str) -> Vec<(PathBuf, &'static str, u32)> {
     use store::{CERT_MODE, KEY_MODE};

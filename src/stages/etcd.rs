@@ -1,61 +1,86 @@
 //! The etcd stage: binaries, certificates, unit, data directory, start all members at once,
-//! wait for health, then a health/status/member table.
+//! wait for health, then a health/status/member table. Its fixes: re-issue member certificates,
+//! restart the members together, move stale data directories aside.
 
-use super::Templates;
+use super::fix::{hosts_with, run_script_on, Emit, FixContext, FixDef};
+use super::release::{install_steps, Release};
+use super::templates::touch_restart_marker;
+use super::{BuildCtx, Built, Health, RoleNeeds, StageDef, RETRY};
 use crate::cluster_dir::ClusterDir;
-use crate::config::{BinariesSpec, ClusterSpec, Role};
-use crate::plan::{FileSource, HostSteps, RemoteFile, RetryPolicy, Stage, Step, StepAction};
+use crate::config::{ClusterSpec, Role};
+use crate::plan::{HostSteps, RemoteFile, RetryPolicy, Step, StepAction};
 use anyhow::{Context, Result};
 use minijinja::context;
 use sha2::{Digest, Sha256};
-use std::time::Duration;
 
-pub const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "etcd/etcd.service",
-        include_str!("../../assets/templates/etcd/etcd.service"),
-    ),
-    (
-        "etcd/install.sh",
-        include_str!("../../assets/templates/etcd/install.sh"),
-    ),
-    (
-        "etcd/data_dir.sh",
-        include_str!("../../assets/templates/etcd/data_dir.sh"),
-    ),
-    (
-        "etcd/start.sh",
-        include_str!("../../assets/templates/etcd/start.sh"),
-    ),
-    (
-        "etcd/health.sh",
-        include_str!("../../assets/templates/etcd/health.sh"),
-    ),
-    (
-        "etcd/report.sh",
-        include_str!("../../assets/templates/etcd/report.sh"),
-    ),
-];
+pub const STAGE: StageDef = StageDef {
+    name: "etcd",
+    description: "the etcd cluster, with TLS, on the etcd hosts",
+    units: &[UNIT_NAME],
+    build,
+    needs: &[RoleNeeds {
+        role: Role::Etcd,
+        ports: &[CLIENT_PORT, PEER_PORT],
+        units: &[UNIT_NAME],
+    }],
+    health: Health {
+        role: Some(Role::Etcd),
+        command: Some(health_command),
+    },
+    fixes: &[
+        FixDef {
+            name: "reissue-etcd-certs",
+            destroys: None,
+            run: |ctx, _host, emit| Box::pin(async move { reissue_etcd_certs(ctx, emit) }),
+        },
+        FixDef {
+            name: "restart-etcd-together",
+            destroys: None,
+            run: |ctx, _host, emit| Box::pin(restart_together(ctx, emit)),
+        },
+        FixDef {
+            name: "wipe-etcd-data",
+            destroys: Some("moving the etcd data directories aside loses the cluster's data"),
+            run: |ctx, _host, emit| Box::pin(wipe_data(ctx, emit)),
+        },
+    ],
+};
 
 /// Where things live on an etcd member.
-pub const PKI_DIR: &str = "/etc/etcd/pki";
+pub const PKI_DIR: &str = crate::pki::ETCD_PKI_DIR;
 pub const DATA_DIR: &str = "/var/lib/etcd";
-const BUNDLE_DIR: &str = "/opt/kubewiz/bundle";
+pub const CLIENT_PORT: u16 = 2379;
+pub const PEER_PORT: u16 = 2380;
+const UNIT_NAME: &str = "etcd";
 const UNIT: &str = "/etc/systemd/system/etcd.service";
 /// How long members get to form a quorum before the health step fails.
 const HEALTH_WAIT_SECS: u64 = 90;
 
-const RETRY: RetryPolicy = RetryPolicy {
-    attempts: 2,
-    backoff: Duration::from_secs(1),
-};
-
-/// The release tarball's name and top folder, as etcd's releases lay them out.
-fn release_dir(version: &str) -> String {
-    format!("etcd-v{}-linux-amd64", version.trim_start_matches('v'))
+/// etcdctl on a member, against itself, with the health-check client certificate: the one
+/// rendering used by the health and report steps and by `kubewiz diagnose` (the catalog's
+/// probes and manual commands are held to it by tests/catalog.rs).
+pub fn etcdctl() -> String {
+    format!(
+        "/usr/local/bin/etcdctl {} --command-timeout=5s",
+        etcdctl_tls_flags()
+    )
 }
 
-pub fn build(spec: &ClusterSpec, dir: &ClusterDir, t: &Templates) -> Result<Stage> {
+/// The endpoint and TLS flags of [`etcdctl`].
+pub fn etcdctl_tls_flags() -> String {
+    format!(
+        "--endpoints=https://127.0.0.1:{CLIENT_PORT} --cacert={PKI_DIR}/ca.crt \
+         --cert={PKI_DIR}/healthcheck-client.crt --key={PKI_DIR}/healthcheck-client.key"
+    )
+}
+
+/// `kubewiz diagnose --stage etcd`: healthy when this exits 0 on the member.
+fn health_command() -> String {
+    format!("{} endpoint health", etcdctl())
+}
+
+fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
+    let (spec, dir, t) = (ctx.spec, ctx.dir, ctx.templates);
     let members: Vec<_> = spec
         .hosts
         .iter()
@@ -63,129 +88,66 @@ pub fn build(spec: &ClusterSpec, dir: &ClusterDir, t: &Templates) -> Result<Stag
         .collect();
     let initial_cluster = members
         .iter()
-        .map(|h| format!("{}=https://{}:2380", h.name, h.address))
+        .map(|h| format!("{}=https://{}:{PEER_PORT}", h.name, h.address))
         .collect::<Vec<_>>()
         .join(",");
     let pki = crate::pki::etcd_member_files_available(dir, spec);
     let token = cluster_token(spec, dir);
     let version = spec.versions.etcd.trim_start_matches('v').to_string();
-    let rdir = release_dir(&version);
-    let tarball_name = format!("{rdir}.tar.gz");
-    let remote_tarball = format!("{BUNDLE_DIR}/{tarball_name}");
-
-    let (source, url, bundle_file) = match &spec.binaries {
-        BinariesSpec::Installed => ("installed", String::new(), None),
-        BinariesSpec::Mirror { mirror_url } => (
-            "mirror",
-            format!("{}/{}", mirror_url.trim_end_matches('/'), tarball_name),
-            None,
-        ),
-        BinariesSpec::Bundle { bundle_dir } => {
-            let local = bundle_dir.join(&tarball_name);
-            let sha = sha256_file(&local).with_context(|| {
-                format!(
-                    "binaries.bundle_dir: the etcd release tarball {} is missing or unreadable",
-                    local.display()
-                )
-            })?;
-            ("bundle", String::new(), Some((local, sha)))
-        }
-    };
-    let install = t.script(
-        "etcd/install.sh",
-        context! { source, url, tarball => remote_tarball, dir => rdir, version },
+    // The release tarball's name and top folder, as etcd's releases lay them out.
+    let rdir = format!("etcd-v{version}-linux-amd64");
+    let install = install_steps(
+        spec,
+        t,
+        &Release {
+            name: "etcd",
+            version: &version,
+            tarball: format!("{rdir}.tar.gz"),
+            top_dir: rdir,
+            binaries: &["etcd", "etcdctl"],
+            version_cmd: "etcd --version | awk '/^etcd Version:/ { print $3 }'",
+            restart_unit: Some(UNIT_NAME),
+        },
     )?;
-    let start = t.script("etcd/start.sh", context! {})?;
+    let etcdctl = etcdctl();
+    let start = t.script("etcd/start.sh", context! { unit => UNIT_NAME })?;
     let health = t.script(
         "etcd/health.sh",
-        context! { pki => PKI_DIR, wait_secs => HEALTH_WAIT_SECS },
+        context! { etcdctl, wait_secs => HEALTH_WAIT_SECS },
     )?;
-    let report = t.script("etcd/report.sh", context! { pki => PKI_DIR })?;
+    let report = t.script("etcd/report.sh", context! { etcdctl })?;
     let data_dir = t.script("etcd/data_dir.sh", context! { data_dir => DATA_DIR, token })?;
 
     let mut hosts = vec![];
     for (i, h) in members.iter().enumerate() {
-        let step = |name: &str,
-                    description: &str,
-                    action: StepAction,
-                    writes: Vec<String>,
-                    timeout: u64| {
-            Step::new(name, description, action)
-                .writes(writes)
-                .retry(RETRY)
-                .timeout_secs(timeout)
-        };
-        let script = |s: &str| StepAction::Script {
-            script: s.to_string(),
-            reports_result: true,
-        };
-        let mut steps = vec![];
-        if let Some((local, sha256)) = &bundle_file {
-            steps.push(step(
-                "bundle",
-                &format!("upload {tarball_name} from the bundle"),
-                StepAction::Files {
-                    files: vec![RemoteFile {
-                        path: remote_tarball.clone(),
-                        mode: 0o644,
-                        source: FileSource::Local {
-                            path: local.clone(),
-                            sha256: sha256.clone(),
-                        },
-                    }],
-                    on_change: None,
-                },
-                vec![],
-                300,
-            ));
-        }
-        steps.push(step(
-            "install",
-            &format!("etcd and etcdctl {version} in /usr/local/bin"),
-            script(&install),
-            vec![
-                "/usr/local/bin/etcd".into(),
-                "/usr/local/bin/etcdctl".into(),
-            ],
-            300,
-        ));
-        let cert_files = match &pki {
-            true => crate::pki::files_for_host(dir, spec, &h.name)?
+        let mut steps = install.clone();
+        let (cert_files, cert_paths): (Vec<RemoteFile>, Vec<String>) = if pki {
+            let files: Vec<RemoteFile> = crate::pki::files_for_host(dir, spec, &h.name)?
                 .into_iter()
                 .map(|(path, content, mode)| RemoteFile::inline(&path, mode, content))
-                .collect(),
-            // `kubewiz plan` before the first apply: the PKI does not exist yet.
-            false => vec![],
-        };
-        let cert_paths: Vec<String> = if pki {
-            cert_files
-                .iter()
-                .map(|f: &RemoteFile| f.path.clone())
-                .collect()
+                .collect();
+            let paths = files.iter().map(|f| f.path.clone()).collect();
+            (files, paths)
         } else {
-            [
-                "ca.crt",
-                "server.crt",
-                "server.key",
-                "peer.crt",
-                "peer.key",
-                "healthcheck-client.crt",
-                "healthcheck-client.key",
-            ]
-            .iter()
-            .map(|f| format!("{PKI_DIR}/{f} (created by apply)"))
-            .collect()
+            // `kubewiz plan` before the first apply: the PKI does not exist yet.
+            let paths = crate::pki::etcd_member_remote_paths(dir)
+                .into_iter()
+                .map(|p| format!("{p} (created by apply)"))
+                .collect();
+            (vec![], paths)
         };
-        steps.push(step(
-            "certs",
-            "the member's certificates (CA, server, peer, health-check client)",
-            StepAction::Files {
-                files: cert_files,
-                on_change: Some(restart_marker()),
-            },
-            cert_paths,
-            60,
-        ));
+        steps.push(
+            Step::new(
+                "certs",
+                "the member's certificates (CA, server, peer, health-check client)",
+                StepAction::Files {
+                    files: cert_files,
+                    on_change: Some(touch_restart_marker(UNIT_NAME)),
+                },
+            )
+            .writes(cert_paths)
+            .retry(RETRY),
+        );
         let unit = t.render(
             "etcd/etcd.service",
             context! {
@@ -194,69 +156,70 @@ pub fn build(spec: &ClusterSpec, dir: &ClusterDir, t: &Templates) -> Result<Stag
                 initial_cluster, token,
             },
         )?;
-        steps.push(step(
-            "unit",
-            "systemd unit etcd.service (Type=notify, Restart=on-failure)",
-            StepAction::Files {
-                files: vec![RemoteFile::inline(UNIT, 0o644, unit)],
-                on_change: Some(format!("systemctl daemon-reload\n{}", restart_marker())),
-            },
-            vec![],
-            60,
-        ));
-        steps.push(step(
-            "data-dir",
-            &format!("{DATA_DIR} empty or this cluster's own"),
-            script(&data_dir),
-            vec![format!("{DATA_DIR}/kubewiz-cluster")],
-            60,
-        ));
-        steps.push(step(
-            "start",
-            "start every member at once (--no-block)",
-            script(&start),
-            vec![],
-            60,
-        ));
-        steps.push(step(
-            "health",
-            &format!("wait up to {HEALTH_WAIT_SECS} s for a healthy member"),
-            script(&health),
-            vec![],
-            HEALTH_WAIT_SECS + 30,
-        ));
+        steps.push(
+            Step::new(
+                "unit",
+                "systemd unit etcd.service (Type=notify, Restart=on-failure)",
+                StepAction::Files {
+                    files: vec![RemoteFile::inline(UNIT, 0o644, unit)],
+                    on_change: Some(format!(
+                        "systemctl daemon-reload\n{}",
+                        touch_restart_marker(UNIT_NAME)
+                    )),
+                },
+            )
+            .retry(RETRY),
+        );
+        steps.push(
+            Step::script(
+                "data-dir",
+                &format!("{DATA_DIR} empty or this cluster's own"),
+                data_dir.clone(),
+            )
+            .writes([format!("{DATA_DIR}/kubewiz-cluster")])
+            .retry(RETRY),
+        );
+        steps.push(
+            Step::script(
+                "start",
+                "start every member at once (--no-block)",
+                start.clone(),
+            )
+            .retry(RETRY),
+        );
         // The health script already waits with a deadline: a second attempt would only double
         // the time to the diagnosis.
-        if let Some(health) = steps.last_mut() {
-            health.retry = RetryPolicy::ONCE;
-        }
+        steps.push(
+            Step::script(
+                "health",
+                &format!("wait up to {HEALTH_WAIT_SECS} s for a healthy member"),
+                health.clone(),
+            )
+            .retry(RetryPolicy::ONCE)
+            .timeout_secs(HEALTH_WAIT_SECS + 30),
+        );
         if i == 0 {
-            steps.push(step(
-                "report",
-                "endpoint health, status and members as tables",
-                script(&report),
-                vec![],
-                60,
-            ));
+            steps.push(
+                Step::script(
+                    "report",
+                    "endpoint health, status and members as tables",
+                    report.clone(),
+                )
+                .retry(RETRY),
+            );
         }
         hosts.push(HostSteps {
             host: h.name.clone(),
             steps,
         });
     }
-    Ok(Stage {
-        name: "etcd".into(),
-        units: vec!["etcd".into()],
+    Ok(Built {
         description: format!(
             "etcd {version} cluster of {} members with TLS",
             members.len()
         ),
         hosts,
     })
-}
-
-fn restart_marker() -> String {
-    "mkdir -p /run/kubewiz && touch /run/kubewiz/etcd.restart".to_string()
 }
 
 /// The initial-cluster token: the cluster's name plus its etcd CA, so a data directory left by
@@ -267,9 +230,43 @@ fn cluster_token(spec: &ClusterSpec, dir: &ClusterDir) -> String {
     format!("{}-etcd-{}", spec.name, &digest[..12])
 }
 
-fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h)?;
-    Ok(hex::encode(h.finalize()))
+// ---- fixes ----
+
+/// Bring the local PKI back in line with the cluster file: `pki::ensure` re-issues, from the
+/// existing etcd CA, every member certificate whose SANs no longer match (a member IP missing),
+/// keeping the old files as a backup. The retry of the etcd stage then uploads the right
+/// certificates (also where a host holds a wrong copy) and restarts those members together.
+fn reissue_etcd_certs(ctx: &FixContext<'_>, emit: &mut Emit<'_>) -> Result<()> {
+    let report = crate::pki::ensure(ctx.dir, ctx.spec).context("re-issuing etcd certificates")?;
+    if report.changed() {
+        for line in report.to_string().lines() {
+            emit(line.to_string());
+        }
+    } else {
+        emit(format!(
+            "the cluster directory's certificates already list every member IP; the retry \
+             replaces any other copy on the hosts ({PKI_DIR}) and restarts those members"
+        ));
+    }
+    Ok(())
+}
+
+async fn restart_together(ctx: &FixContext<'_>, emit: &mut Emit<'_>) -> Result<()> {
+    let members = hosts_with(ctx.spec, Role::Etcd);
+    run_script_on(ctx, &members, "systemctl restart --no-block etcd", emit).await
+}
+
+async fn wipe_data(ctx: &FixContext<'_>, emit: &mut Emit<'_>) -> Result<()> {
+    let members = hosts_with(ctx.spec, Role::Etcd);
+    // Stop every member first, then move the data aside: no member may keep running with the
+    // old cluster while the others start a new one.
+    run_script_on(ctx, &members, "systemctl stop etcd", emit).await?;
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .replace(':', "");
+    let script = format!(
+        "if [ -d {DATA_DIR} ]; then mv {DATA_DIR} {DATA_DIR}.kubewiz-backup-{stamp} && \
+         echo \"moved {DATA_DIR} to {DATA_DIR}.kubewiz-backup-{stamp}\"; fi"
+    );
+    run_script_on(ctx, &members, &script, emit).await
 }

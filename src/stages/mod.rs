@@ -1,18 +1,109 @@
-//! Stage builders: each turns a ClusterSpec into the steps of one stage, per host.
-//! Step scripts are minijinja templates under assets/templates, embedded in the binary.
+//! The stages `apply` runs, in one registry: each stage is one file here (its steps per host,
+//! what preflight must check for it, its health probe, its fixes) plus its templates under
+//! `assets/templates/<stage>/`, and one line in [`REGISTRY`]. Everything that lists stages reads
+//! the registry: the plan's order, `kubewiz plan`, `kubewiz diagnose --stage`, preflight's
+//! ports, and the failure catalog's stages and fix actions.
+//!
+//! Adding a stage `runtime`:
+//! - `src/stages/runtime.rs` with `pub const STAGE: StageDef = StageDef { name: "runtime", .. }`
+//!   and its `build` (steps from [`crate::plan::Step::new`]/[`crate::plan::Step::script`];
+//!   release binaries through [`release::install_steps`]; the restart marker through
+//!   [`templates::touch_restart_marker`] and the `restart_marker(unit)` template function);
+//! - its templates under `assets/templates/runtime/` (embedded by build.rs, named
+//!   `runtime/<file>`);
+//! - `pub mod runtime;` and `runtime::STAGE` in [`REGISTRY`], in run order;
+//! - `runtime` out of `upcoming_stages` in assets/failures.yaml (the catalog loader refuses a
+//!   stage that is both built and upcoming), and its ports out of
+//!   [`preflight::UPCOMING_NEEDS`] if it had any there.
 
 pub mod etcd;
+pub mod fix;
 pub mod preflight;
 pub mod prep;
+pub mod release;
+pub mod templates;
+
+pub use fix::{fix, Connections, Emit, FixContext, FixDef};
+pub use templates::Templates;
 
 use crate::cluster_dir::ClusterDir;
-use crate::config::ClusterSpec;
-use crate::plan::Plan;
-use anyhow::{Context, Result};
-use minijinja::Environment;
+use crate::config::{ClusterSpec, ResolvedHost, Role};
+use crate::plan::{HostSteps, Plan, RetryPolicy, Stage};
+use anyhow::Result;
+use std::time::Duration;
 
-/// The stages `apply` runs, in order. Later issues add etcd, runtime, network, control plane…
-pub const STAGES: &[&str] = &["preflight", "prep", "etcd"];
+/// The stages, in the order `apply` runs them.
+pub static REGISTRY: &[StageDef] = &[preflight::STAGE, prep::STAGE, etcd::STAGE];
+
+/// One stage: plain data and functions, declared as a `const` in the stage's own file.
+#[derive(Debug, Clone, Copy)]
+pub struct StageDef {
+    /// `prep`, `etcd`: shown as `stage/step`, named by `--only-stages`, the catalog's `stage`.
+    pub name: &'static str,
+    /// One line for lists (`kubewiz diagnose --help`); the plan may say more (versions, counts).
+    pub description: &'static str,
+    /// systemd units whose journal explains a failed step of this stage.
+    pub units: &'static [&'static str],
+    /// The stage's steps per host.
+    pub build: fn(&BuildCtx<'_>) -> Result<Built>,
+    /// Ports that must be free and units that may already hold them, per role (preflight).
+    pub needs: &'static [RoleNeeds],
+    /// How `kubewiz diagnose --stage <name>` looks at a live cluster.
+    pub health: Health,
+    /// The catalog's auto-fix actions this stage owns.
+    pub fixes: &'static [FixDef],
+}
+
+/// What a stage's `build` gets.
+pub struct BuildCtx<'a> {
+    pub spec: &'a ClusterSpec,
+    pub dir: &'a ClusterDir,
+    pub opts: &'a PlanOptions,
+    pub templates: &'a Templates,
+    /// The registry the plan is built from (preflight reads every stage's needs).
+    pub registry: &'a [StageDef],
+}
+
+/// What a stage's `build` makes; the registry adds the name and units.
+pub struct Built {
+    pub description: String,
+    pub hosts: Vec<HostSteps>,
+}
+
+/// What a host with `role` needs for a stage.
+#[derive(Debug, Clone, Copy)]
+pub struct RoleNeeds {
+    pub role: Role,
+    /// Ports that must be free before the stage runs (preflight's `port-<n>` checks).
+    pub ports: &'static [u16],
+    /// Units of kubewiz's own that may hold those ports already (a rerun on a live cluster).
+    pub units: &'static [&'static str],
+}
+
+/// A stage's health probe for `kubewiz diagnose`.
+#[derive(Debug, Clone, Copy)]
+pub struct Health {
+    /// The hosts it looks at: those with this role, or every host.
+    pub role: Option<Role>,
+    /// The command run on each of them (with sudo); the host is healthy when it exits 0, and
+    /// evidence is gathered otherwise. None: no probe, evidence is always gathered.
+    pub command: Option<fn() -> String>,
+}
+
+impl Health {
+    /// No probe: `kubewiz diagnose` gathers the catalog's evidence on every host (host-level
+    /// stages, whose failures show in the host's state rather than in a daemon).
+    pub const EVERY_HOST_EVIDENCE: Health = Health {
+        role: None,
+        command: None,
+    };
+}
+
+/// Shell steps are cheap and idempotent: one retry covers a dropped connection.
+pub const RETRY: RetryPolicy = RetryPolicy {
+    attempts: 2,
+    backoff: Duration::from_secs(1),
+};
 
 /// What shapes a plan besides the cluster file.
 #[derive(Debug, Clone, Default)]
@@ -21,66 +112,75 @@ pub struct PlanOptions {
     pub ignore_preflight: Vec<String>,
 }
 
-/// The plan `apply` runs for this cluster. Reads the PKI from the cluster directory (apply
-/// creates it first; `plan` shows placeholders when it does not exist yet).
-pub fn build_plan(spec: &ClusterSpec, dir: &ClusterDir, opts: &PlanOptions) -> Result<Plan> {
-    let t = Templates::new();
-    Ok(Plan {
-        cluster: spec.name.clone(),
-        stages: vec![
-            preflight::build(spec, &opts.ignore_preflight, &t)?,
-            prep::build(spec, &t)?,
-            etcd::build(spec, dir, &t)?,
-        ],
+/// The stage named `name`.
+pub fn stage(name: &str) -> Option<&'static StageDef> {
+    REGISTRY.iter().find(|s| s.name == name)
+}
+
+/// What `kubewiz diagnose --stage <name>` looks at on a live cluster.
+#[derive(Debug, Clone)]
+pub struct HealthCheck {
+    pub hosts: Vec<ResolvedHost>,
+    /// Units whose journal is gathered as evidence.
+    pub units: Vec<String>,
+    /// The probe each host runs (healthy when it exits 0); None: evidence is always gathered.
+    pub command: Option<String>,
+}
+
+/// The health check of the stage `name` of `registry`, or None when it has no such stage.
+pub fn health_check(registry: &[StageDef], spec: &ClusterSpec, name: &str) -> Option<HealthCheck> {
+    let def = registry.iter().find(|s| s.name == name)?;
+    Some(HealthCheck {
+        hosts: spec
+            .resolved_hosts()
+            .into_iter()
+            .filter(|h| def.health.role.is_none_or(|r| h.roles.contains(&r)))
+            .collect(),
+        units: def.units.iter().map(|u| u.to_string()).collect(),
+        command: def.health.command.map(|c| c()),
     })
 }
 
-/// The embedded templates.
-pub struct Templates {
-    env: Environment<'static>,
+/// The registry's stage names, in order.
+pub fn names(registry: &[StageDef]) -> Vec<&'static str> {
+    registry.iter().map(|s| s.name).collect()
 }
 
-const PRELUDE: &str = include_str!("../../assets/templates/prelude.sh");
-
-impl Templates {
-    pub fn new() -> Templates {
-        let mut env = Environment::new();
-        env.set_keep_trailing_newline(true);
-        env.add_filter("sq", shell_quote);
-        for (name, text) in prep::TEMPLATES
-            .iter()
-            .chain(etcd::TEMPLATES)
-            .chain(preflight::TEMPLATES)
-        {
-            env.add_template(name, text)
-                .unwrap_or_else(|e| panic!("embedded template {name} is broken: {e}"));
-        }
-        Templates { env }
-    }
-
-    /// Render a file template (units, configs) as is.
-    pub fn render(&self, name: &str, ctx: minijinja::Value) -> Result<String> {
-        self.env
-            .get_template(name)
-            .and_then(|t| t.render(ctx))
-            .with_context(|| format!("rendering template {name}"))
-    }
-
-    /// Render a step script: the prelude, then the step's template.
-    pub fn script(&self, name: &str, ctx: minijinja::Value) -> Result<String> {
-        let body = self
-            .env
-            .get_template(name)
-            .and_then(|t| t.render(ctx))
-            .with_context(|| format!("rendering template {name}"))?;
-        Ok(format!("{PRELUDE}{body}"))
-    }
+/// The plan `apply` runs for this cluster. Reads the PKI from the cluster directory (apply
+/// creates it first; `plan` shows placeholders when it does not exist yet).
+pub fn build_plan(spec: &ClusterSpec, dir: &ClusterDir, opts: &PlanOptions) -> Result<Plan> {
+    build_plan_with(REGISTRY, &Templates::new(), spec, dir, opts)
 }
 
-impl Default for Templates {
-    fn default() -> Self {
-        Self::new()
+/// [`build_plan`] from any registry and templates (a test adds a throwaway stage).
+pub fn build_plan_with(
+    registry: &[StageDef],
+    templates: &Templates,
+    spec: &ClusterSpec,
+    dir: &ClusterDir,
+    opts: &PlanOptions,
+) -> Result<Plan> {
+    let ctx = BuildCtx {
+        spec,
+        dir,
+        opts,
+        templates,
+        registry,
+    };
+    let mut stages = vec![];
+    for def in registry {
+        let built = (def.build)(&ctx)?;
+        stages.push(Stage {
+            name: def.name.into(),
+            description: built.description,
+            units: def.units.iter().map(|u| u.to_string()).collect(),
+            hosts: built.hosts,
+        });
     }
+    Ok(Plan {
+        cluster: spec.name.clone(),
+        stages,
+    })
 }
 
 /// POSIX single-quoting, for values put into shell scripts.

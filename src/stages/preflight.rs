@@ -3,16 +3,21 @@
 //! disk, memory, and the clock against this machine's. Each check passes, warns or fails;
 //! `--ignore-preflight-errors` turns chosen failures into warnings.
 
-use super::Templates;
-use crate::config::{ClusterSpec, Role};
-use crate::plan::{HostSteps, Stage, Step, StepAction};
+use super::{BuildCtx, Built, Health, RoleNeeds, StageDef};
+use crate::config::Role;
+use crate::plan::{HostSteps, Step, StepAction};
 use anyhow::Result;
 use minijinja::context;
 
-pub const TEMPLATES: &[(&str, &str)] = &[(
-    "preflight/checks.sh",
-    include_str!("../../assets/templates/preflight/checks.sh"),
-)];
+pub const STAGE: StageDef = StageDef {
+    name: "preflight",
+    description: "read-only checks before anything changes a host",
+    units: &[],
+    build,
+    needs: &[],
+    health: Health::EVERY_HOST_EVIDENCE,
+    fixes: &[],
+};
 
 /// The check names `--ignore-preflight-errors` accepts (ports as `port-<n>`), and `all`.
 pub const CHECKS: &[&str] = &[
@@ -32,47 +37,64 @@ pub const CHECKS: &[&str] = &[
 /// etcd's tolerance for clock differences between members is about a second.
 const MAX_SKEW_MS: u64 = 1000;
 
-pub fn ports_for(roles: &[Role]) -> Vec<u16> {
-    let mut ports = vec![];
-    for r in roles {
-        ports.extend_from_slice(match r {
-            Role::Etcd => &[2379, 2380][..],
-            Role::Master => &[6443, 10257, 10259][..],
-            Role::Node => &[10250][..],
-        });
-    }
-    ports.sort_unstable();
-    ports.dedup();
-    ports
-}
-
-/// Units kubewiz runs itself: a port they hold is not a conflict (a rerun on a live cluster).
-fn own_units(roles: &[Role]) -> Vec<&'static str> {
-    let mut units = vec![];
-    for r in roles {
-        units.extend_from_slice(match r {
-            Role::Etcd => &["etcd"][..],
-            Role::Master => &[
+/// Ports and units of the stages kubewiz does not have yet (the control plane, the node join),
+/// checked already so that a busy port shows before anything changes a host. A stage that
+/// exists declares its own in the registry ([`StageDef::needs`]) and leaves this list: a test
+/// refuses a name that is both here and in the registry.
+pub const UPCOMING_NEEDS: &[(&str, RoleNeeds)] = &[
+    (
+        "control_plane",
+        RoleNeeds {
+            role: Role::Master,
+            ports: &[6443, 10257, 10259],
+            units: &[
                 "kube-apiserver",
                 "kube-controller-manager",
                 "kube-scheduler",
-            ][..],
-            Role::Node => &["kubelet"][..],
-        });
+            ],
+        },
+    ),
+    (
+        "join",
+        RoleNeeds {
+            role: Role::Node,
+            ports: &[10250],
+            units: &["kubelet"],
+        },
+    ),
+];
+
+/// What a host with these roles needs: every stage's ports and units for each role (the
+/// registry's, then the upcoming stages'), in role order. The ports come sorted, once each.
+pub fn needs_for(registry: &[StageDef], roles: &[Role]) -> (Vec<u16>, Vec<&'static str>) {
+    let (mut ports, mut units) = (vec![], vec![]);
+    for r in roles {
+        let declared = registry.iter().flat_map(|s| s.needs.iter());
+        for n in declared.chain(UPCOMING_NEEDS.iter().map(|(_, n)| n)) {
+            if n.role == *r {
+                ports.extend_from_slice(n.ports);
+                units.extend_from_slice(n.units);
+            }
+        }
     }
-    units
+    ports.sort_unstable();
+    ports.dedup();
+    (ports, units)
 }
 
-pub fn build(spec: &ClusterSpec, ignore: &[String], t: &Templates) -> Result<Stage> {
+fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
+    let (spec, t, ignore) = (ctx.spec, ctx.templates, &ctx.opts.ignore_preflight);
     let mut hosts = vec![];
     for h in &spec.hosts {
         let masters_need = h.roles.contains(&Role::Master);
         let roles: Vec<&str> = h.roles.iter().map(|r| r.as_str()).collect();
+        // Units kubewiz runs itself: a port they hold is not a conflict (a rerun on a live
+        // cluster).
+        let (ports, own_units) = needs_for(ctx.registry, &h.roles);
         let checks = t.script(
             "preflight/checks.sh",
             context! {
-                ignore, hostname => h.name, roles, ports => ports_for(&h.roles),
-                own_units => own_units(&h.roles),
+                ignore, hostname => h.name, roles, ports, own_units,
                 min_mem_kb => if masters_need { 1_900_000 } else { 950_000 },
             },
         )?;
@@ -99,10 +121,8 @@ pub fn build(spec: &ClusterSpec, ignore: &[String], t: &Templates) -> Result<Sta
             steps,
         });
     }
-    Ok(Stage {
-        name: "preflight".into(),
-        units: vec![],
-        description: "read-only checks before anything changes a host".into(),
+    Ok(Built {
+        description: STAGE.description.into(),
         hosts,
     })
 }

@@ -1,47 +1,72 @@
 //! Host prep: the first stage. Every step checks before it acts and reports changed,
 //! unchanged or not applicable (with the reason).
 
-use super::Templates;
-use crate::config::ClusterSpec;
-use crate::plan::{HostSteps, RetryPolicy, Stage, Step};
+use super::etcd::{CLIENT_PORT, PEER_PORT};
+use super::fix::{run_script, FixDef};
+use super::{BuildCtx, Built, Health, StageDef, RETRY};
+use crate::plan::{HostSteps, Step};
 use anyhow::Result;
 use minijinja::context;
-use std::time::Duration;
 
-pub const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "prep/firewalld.sh",
-        include_str!("../../assets/templates/prep/firewalld.sh"),
-    ),
-    (
-        "prep/selinux.sh",
-        include_str!("../../assets/templates/prep/selinux.sh"),
-    ),
-    (
-        "prep/swap.sh",
-        include_str!("../../assets/templates/prep/swap.sh"),
-    ),
-    (
-        "prep/hostname.sh",
-        include_str!("../../assets/templates/prep/hostname.sh"),
-    ),
-    (
-        "prep/etc_hosts.sh",
-        include_str!("../../assets/templates/prep/etc_hosts.sh"),
-    ),
-    (
-        "prep/br_netfilter.sh",
-        include_str!("../../assets/templates/prep/br_netfilter.sh"),
-    ),
-    (
-        "prep/sysctl.sh",
-        include_str!("../../assets/templates/prep/sysctl.sh"),
-    ),
-    (
-        "prep/time_sync.sh",
-        include_str!("../../assets/templates/prep/time_sync.sh"),
-    ),
-];
+pub const STAGE: StageDef = StageDef {
+    name: "prep",
+    description:
+        "host prep: firewall, SELinux, swap, hostname, /etc/hosts, kernel settings, time sync",
+    units: &[],
+    build,
+    needs: &[],
+    health: Health::EVERY_HOST_EVIDENCE,
+    fixes: &[
+        FixDef {
+            name: "open-etcd-ports",
+            destroys: None,
+            run: |ctx, host, emit| {
+                Box::pin(async move { run_script(ctx, host, &open_etcd_ports(), emit).await })
+            },
+        },
+        FixDef {
+            name: "sync-clock",
+            destroys: None,
+            run: |ctx, host, emit| Box::pin(run_script(ctx, host, SYNC_CLOCK, emit)),
+        },
+        FixDef {
+            name: "load-br-netfilter",
+            destroys: None,
+            run: |ctx, host, emit| {
+                Box::pin(run_script(
+                    ctx,
+                    host,
+                    "modprobe br_netfilter && echo 'br_netfilter loaded'",
+                    emit,
+                ))
+            },
+        },
+        FixDef {
+            name: "swap-off",
+            destroys: None,
+            run: |ctx, host, emit| {
+                Box::pin(run_script(ctx, host, "swapoff -a && echo 'swap off'", emit))
+            },
+        },
+    ],
+};
+
+/// Stop firewalld and drop the iptables rules that reject etcd's ports (catalog entry H3).
+fn open_etcd_ports() -> String {
+    format!(
+        "if command -v firewall-cmd >/dev/null 2>&1 && systemctl is-active --quiet firewalld; then \
+           systemctl stop firewalld && echo 'firewalld stopped'; fi; \
+         if command -v iptables >/dev/null 2>&1; then \
+           iptables -S INPUT | grep -E -- '--dport ({CLIENT_PORT}|{PEER_PORT})' | grep -E 'DROP|REJECT' | \
+           while read -r rule; do set -- $rule; shift; iptables -D \"$@\" && echo \"removed: $rule\"; done; fi"
+    )
+}
+
+/// Enable and restart whichever time sync service the host has (catalog entry H4).
+const SYNC_CLOCK: &str = "for u in chronyd chrony systemd-timesyncd ntpd ntp; do \
+      if systemctl cat $u.service >/dev/null 2>&1; then systemctl enable --now $u && systemctl restart $u \
+      && echo \"$u restarted\"; exit 0; fi; done; \
+    echo 'no time sync service is installed: install chrony' >&2; exit 1";
 
 /// Kernel settings every Kubernetes node needs (bridged traffic through iptables, forwarding).
 const SYSCTLS: &[(&str, &str)] = &[
@@ -50,13 +75,8 @@ const SYSCTLS: &[(&str, &str)] = &[
     ("net.ipv4.ip_forward", "1"),
 ];
 
-/// Shell steps are cheap and idempotent: one retry covers a dropped connection.
-const RETRY: RetryPolicy = RetryPolicy {
-    attempts: 2,
-    backoff: Duration::from_secs(1),
-};
-
-pub fn build(spec: &ClusterSpec, t: &Templates) -> Result<Stage> {
+fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
+    let (spec, t) = (ctx.spec, ctx.templates);
     let hosts: Vec<_> = spec
         .hosts
         .iter()
@@ -77,72 +97,69 @@ pub fn build(spec: &ClusterSpec, t: &Templates) -> Result<Stage> {
 
     let mut per_host = vec![];
     for host in &spec.hosts {
-        let step = |name: &str, description: &str, script: String, writes: &[&str]| {
-            Step::script(name, description, script)
-                .writes(writes.iter().copied())
-                .retry(RETRY)
-        };
         per_host.push(HostSteps {
             host: host.name.clone(),
             steps: vec![
-                step(
+                Step::script(
                     "firewalld",
                     "stop and disable firewalld if present",
                     plain("firewalld")?,
-                    &[],
-                ),
-                step(
+                )
+                .retry(RETRY),
+                Step::script(
                     "selinux",
                     "SELinux permissive if present",
                     plain("selinux")?,
-                    &["/etc/selinux/config"],
-                ),
-                step(
+                )
+                .writes(["/etc/selinux/config"])
+                .retry(RETRY),
+                Step::script(
                     "swap",
                     "swap off and commented out of /etc/fstab",
                     plain("swap")?,
-                    &["/etc/fstab"],
-                ),
+                )
+                .writes(["/etc/fstab"])
+                .retry(RETRY),
                 // /etc/hosts first: after a rename sudo must resolve the new name.
-                step(
+                Step::script(
                     "etc-hosts",
                     "/etc/hosts lists every cluster host",
                     etc_hosts.clone(),
-                    &["/etc/hosts"],
-                ),
-                step(
+                )
+                .writes(["/etc/hosts"])
+                .retry(RETRY),
+                Step::script(
                     "hostname",
                     &format!("hostname set to {}", host.name),
                     t.script("prep/hostname.sh", context! { hostname => host.name })?,
-                    &["/etc/hostname"],
-                ),
-                step(
+                )
+                .writes(["/etc/hostname"])
+                .retry(RETRY),
+                Step::script(
                     "br-netfilter",
                     "br_netfilter loaded and loaded at boot",
                     plain("br_netfilter")?,
-                    &["/etc/modules-load.d/kubewiz-br_netfilter.conf"],
-                ),
-                step(
+                )
+                .writes(["/etc/modules-load.d/kubewiz-br_netfilter.conf"])
+                .retry(RETRY),
+                Step::script(
                     "sysctl",
                     "bridge-nf-call-iptables/ip6tables and ip_forward = 1, persisted",
                     sysctl.clone(),
-                    &["/etc/sysctl.d/99-kubernetes.conf"],
-                ),
-                step(
+                )
+                .writes(["/etc/sysctl.d/99-kubernetes.conf"])
+                .retry(RETRY),
+                Step::script(
                     "time-sync",
                     "a time sync service enabled where one exists",
                     plain("time_sync")?,
-                    &[],
-                ),
+                )
+                .retry(RETRY),
             ],
         });
     }
-    Ok(Stage {
-        name: "prep".into(),
-        units: vec![],
-        description:
-            "host prep: firewall, SELinux, swap, hostname, /etc/hosts, kernel settings, time sync"
-                .into(),
+    Ok(Built {
+        description: STAGE.description.into(),
         hosts: per_host,
     })
 }

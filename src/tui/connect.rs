@@ -153,7 +153,7 @@ pub async fn apply_fix(
     let ctx = deploy::FixContext {
         spec: &request.spec,
         dir: &request.dir,
-        pool: &pool,
+        pool: &*pool,
     };
     let r = deploy::apply_fix(&ctx, action, host, destructive_ok, emit).await;
     pool.close_all().await;

@@ -278,7 +278,7 @@ fn hosts_failed(d: &Dashboard, fail: &Failure) -> Vec<String> {
 }
 
 /// Why "apply the fix then retry" is disabled for this failure, or None when it can run
-/// (`kubewiz::diagnose::fixes` knows the catalog's action).
+/// (`kubewiz::stages::fix` knows the catalog's action).
 pub fn auto_fix_unavailable(f: &Failure) -> Option<String> {
     match f.diagnosis.as_ref().and_then(|d| d.auto_fix.as_ref()) {
         None => Some("no automatic fix for this failure".into()),

@@ -1,4 +1,4 @@
-E="/usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 --cacert={{ pki }}/ca.crt --cert={{ pki }}/healthcheck-client.crt --key={{ pki }}/healthcheck-client.key --command-timeout=5s"
+E="{{ etcdctl }}"
 deadline=$(( $(date +%s) + {{ wait_secs }} ))
 n=0
 while :; do

@@ -1,16 +1,17 @@
 # Started with --no-block so every member starts at once: a Type=notify member only reports
 # ready once a quorum has formed, so starting members one by one would time out.
-systemctl enable --quiet etcd
-if ! systemctl is-active --quiet etcd; then
-  systemctl reset-failed etcd 2>/dev/null || true
-  systemctl start --no-block etcd
-  rm -f /run/kubewiz/etcd.restart
-  echo "etcd starting"
+{% set marker = restart_marker(unit) -%}
+systemctl enable --quiet {{ unit }}
+if ! systemctl is-active --quiet {{ unit }}; then
+  systemctl reset-failed {{ unit }} 2>/dev/null || true
+  systemctl start --no-block {{ unit }}
+  rm -f {{ marker }}
+  echo "{{ unit }} starting"
   report changed
-elif [ -f /run/kubewiz/etcd.restart ]; then
-  systemctl restart --no-block etcd
-  rm -f /run/kubewiz/etcd.restart
-  echo "etcd restarting (its binaries, certificates or unit changed)"
+elif [ -f {{ marker }} ]; then
+  systemctl restart --no-block {{ unit }}
+  rm -f {{ marker }}
+  echo "{{ unit }} restarting (its binaries, certificates or unit changed)"
   report changed
 else
   report unchanged

@@ -1,0 +1,51 @@
+# Install {{ listing }} {{ version }} into /usr/local/bin.
+{% if source == "installed" -%}
+for b in {{ binaries | join(" ") }}; do
+  if ! has $b; then
+    echo "$b is not installed on this host (binaries.source: installed); install {{ name }} {{ version }} or use a bundle" >&2
+    exit 1
+  fi
+done
+have=$({{ version_cmd }})
+if [ "$have" != {{ version | sq }} ]; then
+  echo "{{ name }} $have is installed but the cluster file asks for {{ version }}" >&2
+  exit 1
+fi
+c=0
+for b in {{ binaries | join(" ") }}; do
+  if [ "$(readlink -f /usr/local/bin/$b)" != "$(readlink -f "$(command -v $b)")" ]; then
+    ln -sf "$(command -v $b)" /usr/local/bin/$b; echo "/usr/local/bin/$b -> $(command -v $b)"; c=1
+  fi
+done
+{% else -%}
+tarball={{ tarball | sq }}
+{% if source == "mirror" -%}
+if ! tar -tzf "$tarball" >/dev/null 2>&1; then
+  mkdir -p "$(dirname "$tarball")"
+  echo "downloading {{ url }}"
+  if ! out=$(curl -fsSL --retry 3 -o "$tarball.part" {{ url | sq }} 2>&1); then
+    echo "cannot download {{ url }}: $out" >&2; exit 1
+  fi
+  mv -f "$tarball.part" "$tarball"
+fi
+{% endif -%}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+if ! out=$(tar -xzf "$tarball" -C "$tmp"{% for b in binaries %} {{ prefix }}{{ b }}{% endfor %} 2>&1); then
+  echo "$tarball does not hold {{ prefix }}{{ listing }}: $out" >&2; exit 1
+fi
+c=0
+for b in {{ binaries | join(" ") }}; do
+  if ! cmp -s "$tmp/{{ prefix }}$b" /usr/local/bin/$b; then
+    install -m 0755 "$tmp/{{ prefix }}$b" /usr/local/bin/$b
+    echo "installed /usr/local/bin/$b"; c=1
+  fi
+done
+{% endif -%}
+/usr/local/bin/{{ binaries[0] }} --version | head -n 1
+if [ $c = 1 ]; then
+{% if restart_unit %}  {{ touch_restart_marker(restart_unit) }}
+{% endif %}  report changed
+else
+  report unchanged
+fi
