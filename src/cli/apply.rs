@@ -165,7 +165,7 @@ async fn apply_fixes(
     let ctx = FixContext { spec, dir, pool };
     let mut done: Vec<String> = vec![];
     let mut stage = None;
-    for (st, _step, host, d) in &s.diagnoses {
+    for (at, d) in &s.diagnoses {
         let Some(fix) = &d.auto_fix else { continue };
         if done.contains(&fix.action) || !fixes::known(&fix.action) {
             continue;
@@ -184,9 +184,9 @@ async fn apply_fixes(
             fix.description
         );
         let mut emit = |line: String| eprintln!("    {line}");
-        fixes::apply(&ctx, &fix.action, host, consent, &mut emit).await?;
+        fixes::apply(&ctx, &fix.action, &at.host, consent, &mut emit).await?;
         done.push(fix.action.clone());
-        stage.get_or_insert_with(|| st.clone());
+        stage.get_or_insert_with(|| at.stage.clone());
     }
     Ok(stage)
 }

@@ -1,7 +1,7 @@
 //! `kubewiz plan`: the dry run. Prints every step and every file it writes, per host.
 
 use super::FileArg;
-use crate::plan::{FileSource, Plan, StepAction};
+use crate::plan::{FileSource, Plan, Step, StepAction, StepScope};
 use crate::{config, stages};
 use anyhow::Result;
 use clap::Args;
@@ -37,6 +37,20 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// How a step runs when not on each host on its own: `[once] `, `[serial] `, `[barrier] `.
+fn marker(step: &Step) -> String {
+    let mut m = String::new();
+    match step.scope {
+        StepScope::EachHost => {}
+        StepScope::Once => m.push_str("[once] "),
+        StepScope::Serial => m.push_str("[serial] "),
+    }
+    if step.barrier {
+        m.push_str("[barrier] ");
+    }
+    m
+}
+
 pub fn render(plan: &Plan, show_scripts: bool) -> String {
     use std::fmt::Write;
     let mut out = String::new();
@@ -54,8 +68,11 @@ pub fn render(plan: &Plan, show_scripts: bool) -> String {
             for step in &host.steps {
                 let _ = writeln!(
                     out,
-                    "    {}/{:<14} {}",
-                    stage.name, step.name, step.description
+                    "    {}/{:<14} {}{}",
+                    stage.name,
+                    step.name,
+                    marker(step),
+                    step.description
                 );
                 let mut writes = step.writes.clone();
                 if let StepAction::Files { files, .. } = &step.action {

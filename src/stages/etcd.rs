@@ -4,7 +4,9 @@
 use super::Templates;
 use crate::cluster_dir::ClusterDir;
 use crate::config::{BinariesSpec, ClusterSpec, Role};
-use crate::plan::{FileSource, HostSteps, RemoteFile, RetryPolicy, Stage, Step, StepAction};
+use crate::plan::{
+    FileSource, HostSteps, RemoteFile, RetryPolicy, Stage, Step, StepAction, StepScope,
+};
 use anyhow::{Context, Result};
 use minijinja::context;
 use sha2::{Digest, Sha256};
@@ -211,33 +213,42 @@ pub fn build(spec: &ClusterSpec, dir: &ClusterDir, t: &Templates) -> Result<Stag
             vec![format!("{DATA_DIR}/kubewiz-cluster")],
             60,
         ));
-        steps.push(step(
-            "start",
-            "start every member at once (--no-block)",
-            script(&start),
-            vec![],
-            60,
-        ));
-        steps.push(step(
-            "health",
-            &format!("wait up to {HEALTH_WAIT_SECS} s for a healthy member"),
-            script(&health),
-            vec![],
-            HEALTH_WAIT_SECS + 30,
-        ));
+        steps.push(
+            step(
+                "start",
+                "start every member at once (--no-block)",
+                script(&start),
+                vec![],
+                60,
+            )
+            .after_barrier(),
+        );
+        steps.push(
+            step(
+                "health",
+                &format!("wait up to {HEALTH_WAIT_SECS} s for a healthy member"),
+                script(&health),
+                vec![],
+                HEALTH_WAIT_SECS + 30,
+            )
+            .after_barrier(),
+        );
         // The health script already waits with a deadline: a second attempt would only double
         // the time to the diagnosis.
         if let Some(health) = steps.last_mut() {
             health.retry = RetryPolicy::ONCE;
         }
         if i == 0 {
-            steps.push(step(
-                "report",
-                "endpoint health, status and members as tables",
-                script(&report),
-                vec![],
-                60,
-            ));
+            steps.push(
+                step(
+                    "report",
+                    "endpoint health, status and members as tables",
+                    script(&report),
+                    vec![],
+                    60,
+                )
+                .scope(StepScope::Once),
+            );
         }
         hosts.push(HostSteps {
             host: h.name.clone(),

@@ -8,6 +8,7 @@ use crate::cluster_dir::ClusterDir;
 use crate::config::{ClusterSpec, ResolvedHost};
 use crate::engine::{self, CancellationToken, HostPool, RunOptions, RunSummary};
 use crate::events::Event;
+use crate::events::StepRef;
 use crate::plan::Plan;
 use crate::ssh::{known_hosts, probe_host_key, Connection, ExecRequest, SshError, SshTarget};
 use anyhow::Result;
@@ -116,7 +117,7 @@ pub struct PlanRecipe {
     pub only_step: Option<String>,
     pub hosts: Option<Vec<String>>,
     /// `stage/step@host`.
-    pub skipped: Vec<String>,
+    pub skipped: Vec<StepRef>,
 }
 
 impl PlanRecipe {
@@ -125,7 +126,7 @@ impl PlanRecipe {
             for h in &mut st.hosts {
                 let (stage, host) = (st.name.clone(), h.host.clone());
                 h.steps
-                    .retain(|s| !self.skipped.contains(&format!("{stage}/{}@{host}", s.name)));
+                    .retain(|s| !self.skipped.contains(&StepRef::new(&stage, &s.name, &host)));
             }
         }
         plan

@@ -6,8 +6,10 @@
 use super::input::{truncate, LineInput};
 use super::logbuf::{LogLine, Ring};
 use super::theme::Theme;
-use crate::events::{Counts, Diagnosis, Event, OutputStream, StageSummary, StepOutcome};
-use crate::plan::Plan;
+use crate::events::{
+    Counts, Diagnosis, Event, OutputStream, SkipReason, StageSummary, StepOutcome, StepRef,
+};
+use crate::plan::{Plan, Stage};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -61,13 +63,20 @@ impl StepState {
 
 /// A step skipped because the journal has it from an interrupted run counts as done.
 fn journal_skip(outcome: &StepOutcome) -> bool {
-    matches!(outcome, StepOutcome::Skipped { reason } if reason.contains("journal"))
+    matches!(
+        outcome,
+        StepOutcome::Skipped {
+            reason: SkipReason::DoneInJournal
+        }
+    )
 }
 
 #[derive(Debug, Clone)]
 pub struct StageView {
     pub name: String,
     pub steps: Vec<String>,
+    /// Per step, how it runs when not on each host on its own ("once on node1", "serial").
+    pub how: Vec<Option<String>>,
     pub started_ms: Option<u64>,
     pub duration_ms: Option<u64>,
 }
@@ -75,9 +84,7 @@ pub struct StageView {
 /// A failed step, with what the catalog said about it.
 #[derive(Debug, Clone)]
 pub struct Failure {
-    pub stage: String,
-    pub step: String,
-    pub host: String,
+    pub at: StepRef,
     pub exit_status: Option<u32>,
     pub message: String,
     pub last_lines: Vec<String>,
@@ -86,8 +93,8 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub fn key(&self) -> String {
-        format!("{}/{}@{}", self.stage, self.step, self.host)
+    pub fn key(&self) -> StepRef {
+        self.at.clone()
     }
     /// Lines of evidence that matched a catalog signature.
     pub fn matched_lines(&self) -> Vec<&str> {
@@ -127,7 +134,7 @@ pub struct Dashboard {
     logs: HashMap<(usize, usize, usize), Ring>,
     /// Per host: the step it started last (stage, step).
     last_started: Vec<Option<(usize, usize)>>,
-    pending_diagnoses: HashMap<String, Diagnosis>,
+    pending_diagnoses: HashMap<StepRef, Diagnosis>,
     pub now_ms: u64,
     pub run_started_ms: Option<u64>,
     pub running: bool,
@@ -156,51 +163,16 @@ pub struct Dashboard {
 
 impl Dashboard {
     pub fn new(plan: &Plan) -> Dashboard {
-        let summaries: Vec<StageSummary> = plan
-            .stages
-            .iter()
-            .map(|s| {
-                let mut steps: Vec<String> = vec![];
-                for h in &s.hosts {
-                    for st in &h.steps {
-                        if !steps.contains(&st.name) {
-                            steps.push(st.name.clone());
-                        }
-                    }
-                }
-                StageSummary {
-                    name: s.name.clone(),
-                    steps,
-                    hosts: s.hosts.iter().map(|h| h.host.clone()).collect(),
-                }
-            })
-            .collect();
-        let runs = |stage: &str, host: &str, step: &str| {
-            plan.stages.iter().any(|s| {
-                s.name == stage
-                    && s.hosts
-                        .iter()
-                        .any(|h| h.host == host && h.steps.iter().any(|x| x.name == step))
-            })
-        };
-        Dashboard::build(&plan.cluster, &summaries, &runs)
+        let summaries: Vec<StageSummary> = plan.stages.iter().map(Stage::summary).collect();
+        Dashboard::from_summaries(&plan.cluster, &summaries)
     }
 
-    /// From the stages as `PlanStarted` announces them (every listed host runs every step).
-    pub fn from_summaries(cluster: &str, stages: &[StageSummary]) -> Dashboard {
-        let runs = |stage: &str, host: &str, _step: &str| {
-            stages
-                .iter()
-                .any(|s| s.name == stage && s.hosts.iter().any(|h| h == host))
-        };
-        Dashboard::build(cluster, stages, &runs)
+    /// From the stages as `PlanStarted` announces them.
+    pub fn from_summaries(cluster: &str, summaries: &[StageSummary]) -> Dashboard {
+        Dashboard::build(cluster, summaries)
     }
 
-    fn build(
-        cluster: &str,
-        summaries: &[StageSummary],
-        runs: &dyn Fn(&str, &str, &str) -> bool,
-    ) -> Dashboard {
+    fn build(cluster: &str, summaries: &[StageSummary]) -> Dashboard {
         let mut hosts: Vec<String> = vec![];
         for s in summaries {
             for h in &s.hosts {
@@ -223,7 +195,7 @@ impl Dashboard {
                     s.steps
                         .iter()
                         .map(|step| {
-                            if runs(&s.name, host, step) {
+                            if step.hosts.contains(host) {
                                 StepState::Pending
                             } else {
                                 StepState::NotHere
@@ -235,7 +207,8 @@ impl Dashboard {
             cells.push(grid);
             stages.push(StageView {
                 name: s.name.clone(),
-                steps: s.steps.clone(),
+                steps: s.step_names(),
+                how: s.steps.iter().map(|st| st.how()).collect(),
                 started_ms: None,
                 duration_ms: None,
             });
@@ -321,8 +294,8 @@ impl Dashboard {
                 // Steps of this run that are not done go back to pending.
                 for st in &stages {
                     for host in &st.hosts {
-                        for step in &st.steps {
-                            if let Some((s, h, k)) = self.idx(&st.name, step, host) {
+                        for step in st.step_names() {
+                            if let Some((s, h, k)) = self.idx(&st.name, &step, host) {
                                 let c = &mut self.cells[s][h][k];
                                 let keep = matches!(c, StepState::NotHere)
                                     || matches!(c, StepState::Finished { outcome, .. } if !outcome.is_failure() && !matches!(outcome, StepOutcome::Skipped { .. }));
@@ -340,17 +313,11 @@ impl Dashboard {
                     self.stages[s].duration_ms = None;
                 }
             }
-            Event::StepStarted {
-                stage,
-                step,
-                host,
-                attempt,
-            } => {
-                let Some((s, h, k)) = self.idx(&stage, &step, &host) else {
+            Event::StepStarted { at, attempt } => {
+                let Some((s, h, k)) = self.idx(&at.stage, &at.step, &at.host) else {
                     return;
                 };
-                let key = format!("{stage}/{step}@{host}");
-                self.failures.retain(|f| f.key() != key);
+                self.failures.retain(|f| f.at != at);
                 if let Some(p) = &mut self.pane {
                     p.index = p.index.min(self.failures.len().saturating_sub(1));
                 }
@@ -379,27 +346,33 @@ impl Dashboard {
                     self.live = true;
                 }
             }
-            Event::Output {
-                stage,
-                step,
-                host,
-                stream,
-                line,
-            } => {
+            Event::Output { at, stream, line } => {
                 self.lines_total += 1;
-                if let Some(key) = self.idx(&stage, &step, &host) {
+                if let Some(key) = self.idx(&at.stage, &at.step, &at.host) {
                     self.push_line(key, stream == OutputStream::Stderr, line);
                 }
             }
+            Event::StepWaiting {
+                at,
+                waits_for,
+                for_hosts,
+            } => {
+                if let Some(key) = self.idx(&at.stage, &at.step, &at.host) {
+                    let what = match waits_for {
+                        crate::events::WaitFor::Barrier => "every host to get here",
+                        crate::events::WaitFor::SerialTurn => "its turn",
+                    };
+                    let line = format!("waiting for {what} (on {})", for_hosts.join(", "));
+                    self.push_line(key, false, line);
+                }
+            }
             Event::StepRetrying {
-                stage,
-                step,
-                host,
+                at,
                 attempt,
                 delay_ms,
                 reason,
             } => {
-                if let Some((s, h, k)) = self.idx(&stage, &step, &host) {
+                if let Some((s, h, k)) = self.idx(&at.stage, &at.step, &at.host) {
                     self.cells[s][h][k] = StepState::Retrying { attempt };
                     self.push_line(
                         (s, h, k),
@@ -409,14 +382,12 @@ impl Dashboard {
                 }
             }
             Event::StepFinished {
-                stage,
-                step,
-                host,
+                at,
                 outcome,
                 duration_ms,
                 attempt,
             } => {
-                let Some((s, h, k)) = self.idx(&stage, &step, &host) else {
+                let Some((s, h, k)) = self.idx(&at.stage, &at.step, &at.host) else {
                     return;
                 };
                 let cell = &mut self.cells[s][h][k];
@@ -429,13 +400,10 @@ impl Dashboard {
                     last_lines,
                 } = &outcome
                 {
-                    let key = format!("{stage}/{step}@{host}");
-                    self.failures.retain(|f| f.key() != key);
+                    self.failures.retain(|f| f.at != at);
                     self.failures.push(Failure {
-                        diagnosis: self.pending_diagnoses.remove(&key),
-                        stage: stage.clone(),
-                        step: step.clone(),
-                        host: host.clone(),
+                        diagnosis: self.pending_diagnoses.remove(&at),
+                        at: at.clone(),
                         exit_status: *exit_status,
                         message: message.clone(),
                         last_lines: last_lines.clone(),
@@ -466,17 +434,11 @@ impl Dashboard {
                     self.stages[s].duration_ms = Some(duration_ms);
                 }
             }
-            Event::Diagnosis {
-                stage,
-                step,
-                host,
-                diagnosis,
-            } => {
-                let key = format!("{stage}/{step}@{host}");
-                match self.failures.iter_mut().find(|f| f.key() == key) {
+            Event::Diagnosis { at, diagnosis } => {
+                match self.failures.iter_mut().find(|f| f.at == at) {
                     Some(f) => f.diagnosis = Some(diagnosis),
                     None => {
-                        self.pending_diagnoses.insert(key, diagnosis);
+                        self.pending_diagnoses.insert(at, diagnosis);
                     }
                 }
             }
@@ -697,7 +659,7 @@ impl Dashboard {
 
     pub fn open_failure(&mut self, i: usize) {
         if let Some(f) = self.failures.get(i) {
-            if let Some((s, h, k)) = self.idx(&f.stage.clone(), &f.step.clone(), &f.host.clone()) {
+            if let Some((s, h, k)) = self.idx(&f.at.stage, &f.at.step, &f.at.host) {
                 self.sel_stage = s;
                 self.sel_host = h;
                 self.sel_step = k;
@@ -1039,9 +1001,9 @@ impl Dashboard {
             .failures
             .iter()
             .filter(|f| {
-                Some(f.host.as_str()) == self.hosts.get(self.sel_host).map(|s| s.as_str())
-                    && f.stage == self.stages[self.sel_stage].name
-                    && f.step == self.stages[self.sel_stage].steps[self.sel_step]
+                Some(f.at.host.as_str()) == self.hosts.get(self.sel_host).map(|s| s.as_str())
+                    && f.at.stage == self.stages[self.sel_stage].name
+                    && f.at.step == self.stages[self.sel_stage].steps[self.sel_step]
             })
             .flat_map(|f| f.matched_lines())
             .collect();

@@ -128,7 +128,7 @@ pub struct App {
     /// Quit once the run has stopped.
     quit_after_run: bool,
     /// Steps the user chose to skip: `stage/step@host`.
-    skipped: Vec<String>,
+    skipped: Vec<crate::events::StepRef>,
     effects: Vec<Effect>,
     now_ms: u64,
     /// Height of the log view at the last draw (for search jumps).
@@ -628,13 +628,13 @@ impl App {
                     let hosts: Vec<String> = d
                         .failures
                         .iter()
-                        .filter(|x| x.stage == fail.stage && x.step == fail.step)
-                        .map(|x| x.host.clone())
+                        .filter(|x| x.at.stage == fail.at.stage && x.at.step == fail.at.step)
+                        .map(|x| x.at.host.clone())
                         .collect();
-                    self.start_retry(&fail.stage, &fail.step, hosts);
+                    self.start_retry(&fail.at.stage, &fail.at.step, hosts);
                 }
                 KeyCode::Char('h') if idle => {
-                    self.start_retry(&fail.stage, &fail.step, vec![fail.host.clone()]);
+                    self.start_retry(&fail.at.stage, &fail.at.step, vec![fail.at.host.clone()]);
                 }
                 KeyCode::Char('s') if idle => {
                     if let Some(p) = &mut d.pane {
@@ -723,9 +723,9 @@ impl App {
         self.effects.push(Effect::ApplyFix {
             recipe,
             action: fix.action,
-            host: fail.host.clone(),
+            host: fail.at.host.clone(),
             destructive_ok,
-            stage: fail.stage.clone(),
+            stage: fail.at.stage.clone(),
         });
     }
 

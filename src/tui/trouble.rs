@@ -29,7 +29,7 @@ pub fn copy_text(f: &Failure, cluster_file: &str) -> String {
         Some(cmds) if !cmds.is_empty() => cmds.join("\n"),
         _ => format!(
             "kubewiz apply -f {cluster_file} --step {}/{} --only-hosts {}",
-            f.stage, f.step, f.host
+            f.at.stage, f.at.step, f.at.host
         ),
     }
 }
@@ -58,7 +58,7 @@ pub fn draw(d: &Dashboard, f: &mut Frame, area: Rect, theme: &Theme) {
         .title(Span::styled(
             format!(
                 " ✗ {}/{} failed on {} ({exit}, attempt {}){of} ",
-                fail.stage, fail.step, fail.host, fail.attempt
+                fail.at.stage, fail.at.step, fail.at.host, fail.attempt
             ),
             theme.err(),
         ));
@@ -184,7 +184,7 @@ pub fn draw(d: &Dashboard, f: &mut Frame, area: Rect, theme: &Theme) {
         act.push(Line::from(Span::styled(
             format!(
                 " Skip {}/{} on {}? Later steps that depend on it may fail. y: skip and continue   n: cancel",
-                fail.stage, fail.step, fail.host
+                fail.at.stage, fail.at.step, fail.at.host
             ),
             theme.warn(),
         )));
@@ -197,15 +197,15 @@ pub fn draw(d: &Dashboard, f: &mut Frame, area: Rect, theme: &Theme) {
         let hosts_failed: Vec<&str> = d
             .failures
             .iter()
-            .filter(|x| x.stage == fail.stage && x.step == fail.step)
-            .map(|x| x.host.as_str())
+            .filter(|x| x.at.stage == fail.at.stage && x.at.step == fail.at.step)
+            .map(|x| x.at.host.as_str())
             .collect();
         let retry_all = if hosts_failed.len() > 1 {
             format!("retry the step ({} hosts)", hosts_failed.len())
         } else {
             "retry the step".to_string()
         };
-        let host_only = format!("retry on {} only", fail.host);
+        let host_only = format!("retry on {} only", fail.at.host);
         act.push(key_line(
             &[
                 ("r", retry_all.as_str()),
