@@ -126,3 +126,45 @@ pub fn render(plan: &Plan, show_scripts: bool) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{HostSteps, Stage};
+
+    #[test]
+    fn cluster_wide_steps_are_marked() {
+        let steps = vec![
+            Step::script("swap", "swap off", "true"),
+            Step::script("start", "start", "true").after_barrier(),
+            Step::script("flannel", "flanneld", "true").scope(StepScope::Serial),
+            Step::script("token", "token", "true").scope(StepScope::Once),
+        ];
+        let plan = Plan {
+            cluster: "c".into(),
+            stages: vec![Stage {
+                name: "s".into(),
+                description: String::new(),
+                units: vec![],
+                hosts: vec![HostSteps {
+                    host: "n1".into(),
+                    steps,
+                }],
+            }],
+        };
+        let text = render(&plan, false);
+        let line = |step: &str| {
+            text.lines()
+                .find(|l| l.contains(&format!("s/{step} ")))
+                .unwrap()
+                .split_whitespace()
+                .skip(1)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(line("swap"), "swap off");
+        assert_eq!(line("start"), "[barrier] start");
+        assert_eq!(line("flannel"), "[serial] flanneld");
+        assert_eq!(line("token"), "[once] token");
+    }
+}

@@ -952,6 +952,13 @@ impl Dashboard {
             .get(self.sel_stage)
             .and_then(|s| s.get(self.sel_host))
             .and_then(|h| h.get(self.sel_step));
+        // "once on node1", "serial", "waits for all hosts", for a step not yet run.
+        let how = self
+            .stages
+            .get(self.sel_stage)
+            .and_then(|st| st.how.get(self.sel_step).cloned().flatten())
+            .map(|h| format!(" ({h})"))
+            .unwrap_or_default();
         let st_label = match step_state {
             Some(StepState::Finished {
                 outcome,
@@ -969,8 +976,8 @@ impl Dashboard {
                 }
             ),
             Some(StepState::Retrying { attempt }) => format!(" — retrying (attempt {attempt})"),
-            Some(StepState::Pending) => " — pending".into(),
-            Some(StepState::NotHere) => " — not on this host".into(),
+            Some(StepState::Pending) => format!(" — pending{how}"),
+            Some(StepState::NotHere) => format!(" — not on this host{how}"),
             None => String::new(),
         };
         let title = format!(
@@ -1144,5 +1151,86 @@ pub fn fmt_clock(ms: u64) -> String {
         format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
     } else {
         format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{StepSummary, WaitFor};
+    use crate::plan::StepScope;
+
+    fn dash() -> Dashboard {
+        let hosts: Vec<String> = vec!["n1".into(), "n2".into()];
+        let mut stage = StageSummary::each_host("etcd", &["start"], &hosts);
+        stage.steps[0].barrier = true;
+        stage.steps.push(StepSummary {
+            name: "report".into(),
+            scope: StepScope::Once,
+            barrier: false,
+            hosts: vec!["n1".into()],
+        });
+        Dashboard::from_summaries("c", &[stage])
+    }
+
+    #[test]
+    fn a_once_step_is_on_its_host_only_and_says_how_it_runs() {
+        let d = dash();
+        assert_eq!(d.cells[0][0][1], StepState::Pending);
+        assert_eq!(d.cells[0][1][1], StepState::NotHere);
+        assert_eq!(
+            d.stages[0].how,
+            vec![
+                Some("waits for all hosts".to_string()),
+                Some("once on n1".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn waiting_shows_in_the_log_and_a_journal_skip_keeps_a_done_step() {
+        let mut d = dash();
+        d.on_event(Event::StepWaiting {
+            at: StepRef::new("etcd", "start", "n1"),
+            waits_for: WaitFor::Barrier,
+            for_hosts: vec!["n2".into()],
+        });
+        let lines: Vec<String> = d
+            .ring(0, 0, 0)
+            .unwrap()
+            .iter()
+            .map(|(_, l)| l.text.clone())
+            .collect();
+        assert_eq!(lines, vec!["waiting for every host to get here (on n2)"]);
+
+        let at = StepRef::new("etcd", "start", "n2");
+        let finished = |outcome| Event::StepFinished {
+            at: at.clone(),
+            outcome,
+            duration_ms: 5,
+            attempt: 1,
+        };
+        d.on_event(finished(StepOutcome::Changed));
+        d.on_event(finished(StepOutcome::Skipped {
+            reason: SkipReason::DoneInJournal,
+        }));
+        assert_eq!(
+            d.cells[0][1][0],
+            StepState::Finished {
+                outcome: StepOutcome::Changed,
+                duration_ms: 5
+            }
+        );
+        // Any other skip replaces it.
+        d.on_event(finished(StepOutcome::Skipped {
+            reason: SkipReason::PeerFailed { host: "n1".into() },
+        }));
+        assert!(matches!(
+            d.cells[0][1][0],
+            StepState::Finished {
+                outcome: StepOutcome::Skipped { .. },
+                ..
+            }
+        ));
     }
 }
