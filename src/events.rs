@@ -347,3 +347,47 @@ pub struct AutoFix {
     /// Destructive fixes (wiping a data dir) need the user's explicit consent.
     pub destructive: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lines_keep_their_field_names_and_reason_texts() {
+        let ev = Event::StepFinished {
+            at: StepRef::new("etcd", "health", "node2"),
+            outcome: StepOutcome::Skipped {
+                reason: SkipReason::DoneInJournal,
+            },
+            duration_ms: 0,
+            attempt: 0,
+        };
+        assert_eq!(
+            serde_json::to_string(&ev).unwrap(),
+            r#"{"event":"step_finished","stage":"etcd","step":"health","host":"node2","outcome":{"status":"skipped","reason":"done in the interrupted run (journal)"},"duration_ms":0,"attempt":0}"#
+        );
+        let ev = Event::StepWaiting {
+            at: StepRef::new("etcd", "start", "node1"),
+            waits_for: WaitFor::SerialTurn,
+            for_hosts: vec!["node0".into()],
+        };
+        assert_eq!(
+            serde_json::to_string(&ev).unwrap(),
+            r#"{"event":"step_waiting","stage":"etcd","step":"start","host":"node1","waits_for":"serial_turn","for_hosts":["node0"]}"#
+        );
+        assert_eq!(SkipReason::Interrupted.to_string(), "interrupted");
+        assert_eq!(
+            SkipReason::EarlierStepFailed.to_string(),
+            "an earlier step failed on this host"
+        );
+    }
+
+    #[test]
+    fn step_refs_read_back_from_their_text() {
+        let at = StepRef::new("etcd", "data-dir", "node-1.lab");
+        assert_eq!(at.to_string(), "etcd/data-dir@node-1.lab");
+        assert_eq!(at.to_string().parse::<StepRef>(), Ok(at));
+        assert!("etcd/health".parse::<StepRef>().is_err());
+        assert!("etcd@node1".parse::<StepRef>().is_err());
+    }
+}
