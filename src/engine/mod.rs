@@ -269,19 +269,7 @@ impl HostRun {
             self.sync.pass(self.index, pos);
             let at = StepRef::new(&self.stage, &step.name, &host);
             let hash = step.input_hash();
-            let mut skip = if self.cancel.is_cancelled() {
-                Some(SkipReason::Interrupted)
-            } else if let Some(r) = &given_up {
-                Some(r.clone())
-            } else if self
-                .journal
-                .as_ref()
-                .is_some_and(|j| j.lock().expect("journal lock").finished_with(&at, &hash))
-            {
-                Some(SkipReason::DoneInJournal)
-            } else {
-                None
-            };
+            let mut skip = self.skip_reason(&at, &hash, &given_up);
             if skip.is_none() {
                 skip = match self.wait_before(&at, i, step, pos).await {
                     Wait::Go => None,
@@ -341,6 +329,29 @@ impl HostRun {
             results.push((at, outcome));
         }
         Ok((results, diagnoses))
+    }
+
+    /// Why the step is not run at all, before any waiting: the run was cancelled, the host
+    /// gave up, or the interrupted run this one resumes finished it with the same inputs.
+    fn skip_reason(
+        &self,
+        at: &StepRef,
+        hash: &str,
+        given_up: &Option<SkipReason>,
+    ) -> Option<SkipReason> {
+        if self.cancel.is_cancelled() {
+            Some(SkipReason::Interrupted)
+        } else if given_up.is_some() {
+            given_up.clone()
+        } else if self
+            .journal
+            .as_ref()
+            .is_some_and(|j| j.lock().expect("journal lock").finished_with(at, hash))
+        {
+            Some(SkipReason::DoneInJournal)
+        } else {
+            None
+        }
     }
 
     /// Wait at the step's barrier and for its serial turn, as the plan says; tell the front
