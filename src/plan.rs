@@ -1,6 +1,7 @@
 //! A plan: stages in order, each a list of steps per host. Built from a ClusterSpec by the
 //! stage builders in `stages`; run by `engine`; printed by `kubewiz plan`.
 
+use crate::events::{StageSummary, StepSummary};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
@@ -248,7 +249,97 @@ impl Step {
     }
 }
 
+impl Stage {
+    /// The stage's steps in order: each host's list is a part of it, in the same order.
+    pub fn step_order(&self) -> Vec<&Step> {
+        let mut order: Vec<&Step> = vec![];
+        for h in &self.hosts {
+            for s in &h.steps {
+                if !order.iter().any(|o| o.name == s.name) {
+                    order.push(s);
+                }
+            }
+        }
+        order
+    }
+
+    /// The hosts that have step `name`, in the stage's host order.
+    pub fn hosts_of(&self, name: &str) -> Vec<String> {
+        self.hosts
+            .iter()
+            .filter(|h| h.steps.iter().any(|s| s.name == name))
+            .map(|h| h.host.clone())
+            .collect()
+    }
+
+    /// The stage as `PlanStarted` announces it.
+    pub fn summary(&self) -> StageSummary {
+        StageSummary {
+            name: self.name.clone(),
+            steps: self
+                .step_order()
+                .into_iter()
+                .map(|s| StepSummary {
+                    name: s.name.clone(),
+                    scope: s.scope,
+                    barrier: s.barrier,
+                    hosts: self.hosts_of(&s.name),
+                })
+                .collect(),
+            hosts: self.hosts.iter().map(|h| h.host.clone()).collect(),
+        }
+    }
+
+    /// What the engine relies on to run the stage's cluster-wide steps: a host has a step at
+    /// most once and in the stage's order, every host's copy of a step has the same scope and
+    /// barrier, a `once` step is on one host only.
+    pub fn validate(&self) -> Result<(), String> {
+        let order = self.step_order();
+        let stage = &self.name;
+        for h in &self.hosts {
+            let mut last: Option<usize> = None;
+            for s in &h.steps {
+                let pos = order
+                    .iter()
+                    .position(|o| o.name == s.name)
+                    .expect("every step is in the order");
+                if last.is_some_and(|l| pos <= l) {
+                    return Err(format!(
+                        "stage {stage}: host {} has step {} twice or out of the stage's order",
+                        h.host, s.name
+                    ));
+                }
+                last = Some(pos);
+                let first = order[pos];
+                if first.scope != s.scope || first.barrier != s.barrier {
+                    return Err(format!(
+                        "stage {stage}: step {} has a different scope or barrier on host {}",
+                        s.name, h.host
+                    ));
+                }
+            }
+        }
+        for s in order.iter().filter(|s| s.scope == StepScope::Once) {
+            let hosts = self.hosts_of(&s.name);
+            if hosts.len() > 1 {
+                return Err(format!(
+                    "stage {stage}: step {} runs once but is on {} hosts ({})",
+                    s.name,
+                    hosts.len(),
+                    hosts.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Plan {
+    /// Every stage's [`Stage::validate`].
+    pub fn validate(&self) -> Result<(), String> {
+        self.stages.iter().try_for_each(Stage::validate)
+    }
+
     pub fn total_steps(&self) -> usize {
         self.stages
             .iter()
@@ -370,6 +461,56 @@ mod tests {
         assert_eq!(p.total_steps(), 1);
         assert!(plan().only_step("etcd/three").is_err());
         assert!(plan().only_step("etcd").is_err());
+    }
+
+    fn stage_of(hosts: &[(&str, Vec<Step>)]) -> Stage {
+        Stage {
+            name: "s".into(),
+            description: String::new(),
+            units: vec![],
+            hosts: hosts
+                .iter()
+                .map(|(h, steps)| HostSteps {
+                    host: h.to_string(),
+                    steps: steps.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn validation_catches_what_the_engine_cannot_run() {
+        let a = || script_step("a", "true");
+        let b = || script_step("b", "true").after_barrier();
+        let once = || script_step("report", "true").scope(StepScope::Once);
+        // A once step on one host, a host without the barrier step: fine.
+        let ok = stage_of(&[("n1", vec![a(), b(), once()]), ("n2", vec![a()])]);
+        assert_eq!(ok.validate(), Ok(()));
+        let s = ok.summary();
+        assert_eq!(s.step_names(), vec!["a", "b", "report"]);
+        assert_eq!(s.steps[2].how().as_deref(), Some("once on n1"));
+        assert_eq!(s.steps[1].how().as_deref(), Some("waits for all hosts"));
+        assert_eq!(s.steps[0].how(), None);
+
+        let twice = stage_of(&[("n1", vec![once()]), ("n2", vec![once()])]);
+        let err = twice.validate().unwrap_err();
+        assert!(
+            err.contains("report runs once but is on 2 hosts (n1, n2)"),
+            "{err}"
+        );
+        let reordered = stage_of(&[("n1", vec![a(), b()]), ("n2", vec![b(), a()])]);
+        assert!(reordered
+            .validate()
+            .unwrap_err()
+            .contains("out of the stage's order"));
+        let mixed = stage_of(&[
+            ("n1", vec![a(), b()]),
+            ("n2", vec![a(), script_step("b", "")]),
+        ]);
+        assert!(mixed
+            .validate()
+            .unwrap_err()
+            .contains("different scope or barrier on host n2"));
     }
 
     #[test]

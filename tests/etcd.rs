@@ -101,6 +101,50 @@ fn healthy_cluster_then_a_rerun_changes_nothing() {
     assert_eq!(code, 0, "diagnose finds every member healthy");
 }
 
+/// `--parallel 1` lets one step attempt run at a time over all hosts, yet the members still
+/// start together (a barrier before `start` and before `health`), so the cluster forms;
+/// `report` runs once.
+#[test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
+fn parallel_one_still_forms_the_cluster() {
+    let Some(lab) = common::lab() else { return };
+    let (_dir, file) = cluster_copy(&lab.dir);
+    reset_etcd(&file);
+    let _reset = ResetEtcdOnDrop(&file);
+    let (code, events) = apply_json(&file, &["--only-stages", "etcd", "--parallel", "1"]);
+    assert_eq!(code, 0, "{:?}", failures(&events));
+    // One engine, one event stream: a host starts a barrier step only after every host's
+    // events for the steps before it.
+    let position = |event: &str, step: &str| -> Vec<usize> {
+        events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e["event"] == event && e["stage"] == "etcd" && e["step"] == step)
+            .map(|(i, _)| i)
+            .collect()
+    };
+    for (before, barrier) in [("data-dir", "start"), ("start", "health")] {
+        let last_before = *position("step_finished", before).iter().max().unwrap();
+        let first_barrier = *position("step_started", barrier).iter().min().unwrap();
+        assert!(last_before < first_barrier, "{before} before {barrier}");
+        assert_eq!(position("step_finished", barrier).len(), 3);
+    }
+    assert_eq!(position("step_started", "report").len(), 1);
+    // And one attempt at a time: every started attempt ends before the next one starts.
+    let mut running = 0;
+    for e in &events {
+        match e["event"].as_str().unwrap() {
+            "step_started" => running += 1,
+            "step_retrying" => running -= 1,
+            "step_finished" if e["attempt"] != 0 => running -= 1,
+            _ => {}
+        }
+        assert!((0..=1).contains(&running), "two attempts at once at {e}");
+    }
+    let (code, _) = diagnose(&file);
+    assert_eq!(code, 0, "diagnose finds every member healthy");
+}
+
 #[test]
 #[ignore = "needs the lab (KUBEWIZ_LAB)"]
 fn member_cert_without_its_ip_is_diagnosed_and_fixed() {

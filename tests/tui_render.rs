@@ -5,7 +5,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use kubewiz::config::{self, ClusterSpec};
 use kubewiz::events::{
-    AutoFix, Counts, Diagnosis, Event, Evidence, OutputStream, StageSummary, StepOutcome,
+    AutoFix, Counts, Diagnosis, Event, Evidence, OutputStream, StageSummary, StepOutcome, StepRef,
 };
 use kubewiz::tui::theme::Theme;
 use kubewiz::tui::wizard::{self, HostCheck, Step, Wizard};
@@ -212,35 +212,21 @@ const ETCD: [&str; 4] = ["install", "certs", "start", "health"];
 fn stages() -> Vec<StageSummary> {
     let hosts: Vec<String> = HOSTS.iter().map(|s| s.to_string()).collect();
     vec![
-        StageSummary {
-            name: "prep".into(),
-            steps: PREP.iter().map(|s| s.to_string()).collect(),
-            hosts: hosts.clone(),
-            host_steps: vec![],
-        },
-        StageSummary {
-            name: "etcd".into(),
-            steps: ETCD.iter().map(|s| s.to_string()).collect(),
-            hosts,
-            host_steps: vec![],
-        },
+        StageSummary::each_host("prep", &PREP, &hosts),
+        StageSummary::each_host("etcd", &ETCD, &hosts),
     ]
 }
 
 fn started(stage: &str, step: &str, host: &str) -> Event {
     Event::StepStarted {
-        stage: stage.into(),
-        step: step.into(),
-        host: host.into(),
+        at: StepRef::new(stage, step, host),
         attempt: 1,
     }
 }
 
 fn out(stage: &str, step: &str, host: &str, line: &str) -> Event {
     Event::Output {
-        stage: stage.into(),
-        step: step.into(),
-        host: host.into(),
+        at: StepRef::new(stage, step, host),
         stream: OutputStream::Stdout,
         line: line.into(),
     }
@@ -248,9 +234,7 @@ fn out(stage: &str, step: &str, host: &str, line: &str) -> Event {
 
 fn finished(stage: &str, step: &str, host: &str, outcome: StepOutcome, ms: u64) -> Event {
     Event::StepFinished {
-        stage: stage.into(),
-        step: step.into(),
-        host: host.into(),
+        at: StepRef::new(stage, step, host),
         outcome,
         duration_ms: ms,
         attempt: 1,
@@ -478,9 +462,7 @@ fn failure_events(app: &mut App, with_diagnosis: bool) {
     ));
     if with_diagnosis {
         app.on_engine(Event::Diagnosis {
-            stage: "etcd".into(),
-            step: "health".into(),
-            host: "node2".into(),
+            at: StepRef::new("etcd", "health", "node2"),
             diagnosis: e1(),
         });
     }

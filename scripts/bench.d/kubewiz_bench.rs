@@ -161,8 +161,8 @@ async fn run_plan(plan: &Plan, pool: Arc<HostPool>) -> Result<usize> {
         let failed: Vec<String> = summary
             .outcomes
             .iter()
-            .filter(|(_, _, _, o)| o.is_failure())
-            .map(|(_, step, host, o)| format!("{host} {step}: {o:?}"))
+            .filter(|(_, o)| o.is_failure())
+            .map(|(at, o)| format!("{at}: {o:?}"))
             .collect();
         bail!("the plan failed: {}", failed.join("; "));
     }

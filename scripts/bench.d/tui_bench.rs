@@ -8,7 +8,7 @@
 //!
 //! Usage: cargo bench --bench tui_bench -- [--secs 30] [--rate 10000]
 
-use kubewiz::events::{Event, OutputStream, StageSummary};
+use kubewiz::events::{Event, OutputStream, StageSummary, StepRef};
 use kubewiz::tui::runner::{run_loop, Driver};
 use kubewiz::tui::theme::Theme;
 use kubewiz::tui::App;
@@ -58,12 +58,7 @@ fn main() {
         .unwrap();
     rt.block_on(async move {
         let hosts: Vec<String> = (1..=3).map(|i| format!("node{i}")).collect();
-        let stages = vec![StageSummary {
-            name: "flood".into(),
-            steps: vec!["output".into()],
-            hosts: hosts.clone(),
-            host_steps: vec![],
-        }];
+        let stages = vec![StageSummary::each_host("flood", &["output"], &hosts)];
         let mut app = App::for_stages(Theme::COLOR, "bench", &stages);
         let sink = std::fs::OpenOptions::new()
             .write(true)
@@ -90,9 +85,7 @@ fn main() {
         tx.send(Event::StageStarted { stage: "flood".into() }).unwrap();
         for h in &hosts {
             tx.send(Event::StepStarted {
-                stage: "flood".into(),
-                step: "output".into(),
-                host: h.clone(),
+                at: StepRef::new("flood", "output", h),
                 attempt: 1,
             })
             .unwrap();
@@ -112,9 +105,7 @@ fn main() {
                         "{n:>9} {host} Nov 23 16:31:30 etcd[812]: rafthttp: health check for peer ed3d9c87aff5aaf0 could not connect: x509"
                     );
                     let _ = tx.send(Event::Output {
-                        stage: "flood".into(),
-                        step: "output".into(),
-                        host,
+                        at: StepRef::new("flood", "output", &host),
                         stream: OutputStream::Stdout,
                         line,
                     });

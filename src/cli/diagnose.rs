@@ -82,9 +82,7 @@ pub async fn run(args: DiagnoseArgs) -> Result<ExitCode> {
             (Some(_), Some(d)) => {
                 unhealthy += 1;
                 let ev = Event::Diagnosis {
-                    stage: args.stage.clone(),
-                    step: "diagnose".into(),
-                    host,
+                    at: crate::events::StepRef::new(&args.stage, "diagnose", &host),
                     diagnosis: d,
                 };
                 match args.connect.output {

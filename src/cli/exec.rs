@@ -107,8 +107,8 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
             let outcome = summary
                 .outcomes
                 .iter()
-                .find(|(_, _, host, _)| host == &h.name)
-                .map(|(_, _, _, o)| o);
+                .find(|(at, _)| at.host == h.name)
+                .map(|(_, o)| o);
             let text = match outcome {
                 Some(StepOutcome::Done) => "exit 0".to_string(),
                 Some(StepOutcome::Failed {

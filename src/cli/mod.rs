@@ -65,7 +65,8 @@ pub struct ConnectArgs {
     /// Accept and record host keys never seen before (they are refused otherwise).
     #[arg(long)]
     pub accept_new_host_keys: bool,
-    /// How many hosts work at the same time.
+    /// How many steps run at the same time, over all hosts (a host waiting for the others
+    /// holds none).
     #[arg(long, default_value_t = 64)]
     pub parallel: usize,
     /// Seconds to wait for an SSH connection.

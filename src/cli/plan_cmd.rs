@@ -1,7 +1,7 @@
 //! `kubewiz plan`: the dry run. Prints every step and every file it writes, per host.
 
 use super::FileArg;
-use crate::plan::{FileSource, Plan, StepAction};
+use crate::plan::{FileSource, Plan, Step, StepAction, StepScope};
 use crate::stages;
 use anyhow::Result;
 use clap::Args;
@@ -34,6 +34,20 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// How a step runs when not on each host on its own: `[once] `, `[serial] `, `[barrier] `.
+fn marker(step: &Step) -> String {
+    let mut m = String::new();
+    match step.scope {
+        StepScope::EachHost => {}
+        StepScope::Once => m.push_str("[once] "),
+        StepScope::Serial => m.push_str("[serial] "),
+    }
+    if step.barrier {
+        m.push_str("[barrier] ");
+    }
+    m
+}
+
 pub fn render(plan: &Plan, show_scripts: bool) -> String {
     use std::fmt::Write;
     let mut out = String::new();
@@ -51,8 +65,11 @@ pub fn render(plan: &Plan, show_scripts: bool) -> String {
             for step in &host.steps {
                 let _ = writeln!(
                     out,
-                    "    {}/{:<14} {}",
-                    stage.name, step.name, step.description
+                    "    {}/{:<14} {}{}",
+                    stage.name,
+                    step.name,
+                    marker(step),
+                    step.description
                 );
                 let mut writes = step.writes.clone();
                 if let StepAction::Files { files, .. } = &step.action {
@@ -105,4 +122,46 @@ pub fn render(plan: &Plan, show_scripts: bool) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{HostSteps, Stage};
+
+    #[test]
+    fn cluster_wide_steps_are_marked() {
+        let steps = vec![
+            Step::script("swap", "swap off", "true"),
+            Step::script("start", "start", "true").after_barrier(),
+            Step::script("flannel", "flanneld", "true").scope(StepScope::Serial),
+            Step::script("token", "token", "true").scope(StepScope::Once),
+        ];
+        let plan = Plan {
+            cluster: "c".into(),
+            stages: vec![Stage {
+                name: "s".into(),
+                description: String::new(),
+                units: vec![],
+                hosts: vec![HostSteps {
+                    host: "n1".into(),
+                    steps,
+                }],
+            }],
+        };
+        let text = render(&plan, false);
+        let line = |step: &str| {
+            text.lines()
+                .find(|l| l.contains(&format!("s/{step} ")))
+                .unwrap()
+                .split_whitespace()
+                .skip(1)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(line("swap"), "swap off");
+        assert_eq!(line("start"), "[barrier] start");
+        assert_eq!(line("flannel"), "[serial] flanneld");
+        assert_eq!(line("token"), "[once] token");
+    }
 }

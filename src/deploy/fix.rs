@@ -1,7 +1,7 @@
 //! Fix and retry: which fixes the failures of a run offer, applying them (consent for the
 //! destructive ones comes from the front end), and the stage to run again after a fix.
 
-use crate::events::{AutoFix, Diagnosis};
+use crate::events::{AutoFix, Diagnosis, StepRef};
 use anyhow::Result;
 // Where the fixes live today; the one place that names it (with `known` and `apply_fix`).
 pub use crate::stages::fix::{Emit, FixContext};
@@ -26,16 +26,16 @@ pub fn known(action: &str) -> bool {
 
 /// The fixes a run's diagnoses offer that kubewiz can run, each action once (the first
 /// failure that offers it names the host and the stage), in the order the failures came.
-pub fn offers(diagnoses: &[(String, String, String, Diagnosis)]) -> Vec<FixOffer> {
+pub fn offers(diagnoses: &[(StepRef, Diagnosis)]) -> Vec<FixOffer> {
     let mut out: Vec<FixOffer> = vec![];
-    for (stage, _step, host, d) in diagnoses {
+    for (at, d) in diagnoses {
         let Some(fix) = &d.auto_fix else { continue };
         if !known(&fix.action) || out.iter().any(|o| o.fix.action == fix.action) {
             continue;
         }
         out.push(FixOffer {
-            stage: stage.clone(),
-            host: host.clone(),
+            stage: at.stage.clone(),
+            host: at.host.clone(),
             id: d.id.clone(),
             fix: fix.clone(),
         });
@@ -111,8 +111,8 @@ mod tests {
         }
     }
 
-    fn failed(stage: &str, host: &str, d: Diagnosis) -> (String, String, String, Diagnosis) {
-        (stage.into(), "step".into(), host.into(), d)
+    fn failed(stage: &str, host: &str, d: Diagnosis) -> (StepRef, Diagnosis) {
+        (StepRef::new(stage, "step", host), d)
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! follows (apply, its retries after a fix, the TUI's runs and its retries of one step).
 
 use crate::cluster_dir::ClusterDir;
-use crate::engine::{journal, RunOptions};
+use crate::engine::RunOptions;
+use crate::events::StepRef;
 use crate::plan::Plan;
 
 /// What part of the plan to run. Empty: the whole plan.
@@ -16,8 +17,8 @@ pub struct Narrowing {
     pub only_hosts: Vec<String>,
     /// Only this one step, `stage/step`, which always runs (even when the journal has it).
     pub step: Option<String>,
-    /// Steps the user chose to skip, `stage/step@host` (the TUI's troubleshooting pane).
-    pub skipped: Vec<String>,
+    /// Steps the user chose to skip (the TUI's troubleshooting pane).
+    pub skipped: Vec<StepRef>,
 }
 
 impl Narrowing {
@@ -45,7 +46,7 @@ impl Narrowing {
                     h.steps.retain(|s| {
                         !self
                             .skipped
-                            .contains(&journal::key(&st.name, &s.name, &h.host))
+                            .contains(&StepRef::new(&st.name, &s.name, &h.host))
                     });
                 }
             }
@@ -148,7 +149,7 @@ mod tests {
                 s.hosts.iter().flat_map(move |h| {
                     h.steps
                         .iter()
-                        .map(move |st| journal::key(&s.name, &st.name, &h.host))
+                        .map(move |st| StepRef::new(&s.name, &st.name, &h.host).to_string())
                 })
             })
             .collect()
@@ -227,7 +228,10 @@ mod tests {
     fn skipped_steps_are_left_out_on_their_host_only() {
         let mut p = plan();
         let n = Narrowing {
-            skipped: vec!["middle/one@b".into(), "last/report@a".into()],
+            skipped: vec![
+                StepRef::new("middle", "one", "b"),
+                StepRef::new("last", "report", "a"),
+            ],
             ..Default::default()
         };
         assert!(n.apply(&mut p).unwrap().is_empty());

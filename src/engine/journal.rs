@@ -5,6 +5,7 @@
 //! (Ctrl-C, crash, failure) is resumed: steps it finished with the same inputs are skipped.
 
 use crate::cluster_dir::write_atomic;
+use crate::events::StepRef;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -15,7 +16,7 @@ pub struct JournalData {
     pub version: u32,
     pub run_started_unix: u64,
     pub run_complete: bool,
-    /// Key: `stage/step@host`.
+    /// Key: `stage/step@host` ([`StepRef`]'s text, so journals of every version read alike).
     pub steps: BTreeMap<String, JournalEntry>,
 }
 
@@ -46,8 +47,9 @@ pub struct Journal {
     data: JournalData,
 }
 
-pub fn key(stage: &str, step: &str, host: &str) -> String {
-    format!("{stage}/{step}@{host}")
+/// The journal's key of a step: its `stage/step@host`.
+pub fn key(at: &StepRef) -> String {
+    at.to_string()
 }
 
 fn now_unix() -> u64 {
@@ -92,20 +94,23 @@ impl Journal {
     }
 
     /// Whether the step finished earlier in this run with the same inputs.
-    pub fn finished_with(&self, key: &str, hash: &str) -> bool {
-        self.data.steps.get(key).is_some_and(|e| e.hash == hash)
+    pub fn finished_with(&self, at: &StepRef, hash: &str) -> bool {
+        self.data
+            .steps
+            .get(&key(at))
+            .is_some_and(|e| e.hash == hash)
     }
 
     /// Forget steps (e.g. the ones `--from-stage` asks to re-run).
-    pub fn forget(&mut self, keys: impl IntoIterator<Item = String>) {
-        for k in keys {
-            self.data.steps.remove(&k);
+    pub fn forget(&mut self, steps: impl IntoIterator<Item = StepRef>) {
+        for at in steps {
+            self.data.steps.remove(&key(&at));
         }
     }
 
-    pub fn record(&mut self, key: String, hash: String, outcome: &str) -> Result<()> {
+    pub fn record(&mut self, at: &StepRef, hash: String, outcome: &str) -> Result<()> {
         self.data.steps.insert(
-            key,
+            key(at),
             JournalEntry {
                 hash,
                 outcome: outcome.to_string(),
@@ -141,19 +146,38 @@ mod tests {
         let p = dir.path().join("state/journal.json");
         let (mut j, resuming) = Journal::open_for_run(&p).unwrap();
         assert!(!resuming);
-        j.record(key("prep", "swap", "n1"), "h1".into(), "changed")
-            .unwrap();
+        let swap = StepRef::new("prep", "swap", "n1");
+        j.record(&swap, "h1".into(), "changed").unwrap();
         drop(j); // "crash"
         assert_eq!(interrupted_run(&p), Some(1));
         let (mut j, resuming) = Journal::open_for_run(&p).unwrap();
         assert!(resuming);
-        assert!(j.finished_with("prep/swap@n1", "h1"));
-        assert!(!j.finished_with("prep/swap@n1", "other-inputs"));
+        assert!(j.finished_with(&swap, "h1"));
+        assert!(!j.finished_with(&swap, "other-inputs"));
         j.mark_complete().unwrap();
         assert_eq!(interrupted_run(&p), None);
         let (j, resuming) = Journal::open_for_run(&p).unwrap();
         assert!(!resuming);
-        assert!(!j.finished_with("prep/swap@n1", "h1"));
+        assert!(!j.finished_with(&swap, "h1"));
+    }
+
+    #[test]
+    fn a_journal_written_before_step_refs_still_resumes() {
+        // The file an interrupted run of an earlier kubewiz left: keys are plain text.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("journal.json");
+        std::fs::write(
+            &p,
+            br#"{"version":1,"run_started_unix":1,"run_complete":false,
+                "steps":{"etcd/certs@node3":{"hash":"h","outcome":"changed","finished_unix":2}}}"#,
+        )
+        .unwrap();
+        let (j, resuming) = Journal::open_for_run(&p).unwrap();
+        assert!(resuming);
+        assert!(j.finished_with(&StepRef::new("etcd", "certs", "node3"), "h"));
+        assert!(!j.finished_with(&StepRef::new("etcd", "certs", "node2"), "h"));
+        let key: StepRef = j.data().steps.keys().next().unwrap().parse().unwrap();
+        assert_eq!(key, StepRef::new("etcd", "certs", "node3"));
     }
 
     #[test]

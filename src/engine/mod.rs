@@ -1,26 +1,34 @@
 //! Runs a plan: stages in order; inside a stage every host runs its steps in order, hosts in
-//! parallel (bounded). Everything it does goes out as events; it knows nothing of terminals.
+//! parallel, each step attempt bounded by `--parallel`. A step may wait for the other hosts
+//! (a barrier) or for its serial turn, as its scope and barrier flag say; the engine reads
+//! nothing else of a stage (no stage names). Everything it does goes out as events; it knows
+//! nothing of terminals.
 
 pub mod evidence;
 pub mod hosts;
 pub mod journal;
 pub mod step_exec;
+pub mod sync;
 
-use crate::events::{Counts, Diagnosis, Event, OutputStream, StageSummary, StepOutcome};
-use crate::plan::{HostSteps, Plan, Stage};
+use crate::events::{
+    Counts, Diagnosis, Event, OutputStream, SkipReason, StepOutcome, StepRef, WaitFor,
+};
+use crate::plan::{HostSteps, Plan, Stage, Step, StepScope};
 use anyhow::Result;
 pub use hosts::HostPool;
 use journal::Journal;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use sync::{EndOnDrop, StageSync, Wait};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::Semaphore;
 pub use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// How many hosts work at the same time.
+    /// How many step attempts run at the same time (over all hosts). Never held while a host
+    /// waits for others, so a barrier cannot starve.
     pub parallel: usize,
     /// The state journal; None for ad-hoc runs (`exec`).
     pub journal: Option<PathBuf>,
@@ -47,10 +55,10 @@ pub struct RunSummary {
     pub ok: bool,
     pub interrupted: bool,
     pub counts: Counts,
-    /// Every step's outcome, in the order they finished: (stage, step, host, outcome).
-    pub outcomes: Vec<(String, String, String, StepOutcome)>,
-    /// What the failure catalog made of each failed step: (stage, step, host, diagnosis).
-    pub diagnoses: Vec<(String, String, String, Diagnosis)>,
+    /// Every step's outcome, per host in the order it finished them.
+    pub outcomes: Vec<(StepRef, StepOutcome)>,
+    /// What the failure catalog made of each failed step.
+    pub diagnoses: Vec<(StepRef, Diagnosis)>,
 }
 
 type Sender = UnboundedSender<Event>;
@@ -64,8 +72,9 @@ fn millis(d: Duration) -> u64 {
     d.as_millis().min(u64::MAX as u128) as u64
 }
 
-/// Run the plan. Returns Err only when the journal cannot be read or written; step failures
-/// are reported in the summary and the events.
+/// Run the plan. Returns Err when the plan is inconsistent (see [`Plan::validate`]) or the
+/// journal cannot be read or written; step failures are reported in the summary and the
+/// events.
 pub async fn run(
     plan: &Plan,
     pool: Arc<HostPool>,
@@ -73,15 +82,17 @@ pub async fn run(
     tx: Sender,
     cancel: CancellationToken,
 ) -> Result<RunSummary> {
+    plan.validate()
+        .map_err(|e| anyhow::anyhow!("the plan cannot run: {e}"))?;
     let started = Instant::now();
     let (journal, resumed) = match &opts.journal {
         Some(path) => {
             let (mut j, resumed) = Journal::open_for_run(path)?;
-            let rerun: Vec<String> = plan
+            let rerun: Vec<StepRef> = plan
                 .stages
                 .iter()
                 .filter(|s| opts.rerun_stages.contains(&s.name))
-                .flat_map(stage_keys)
+                .flat_map(stage_refs)
                 .collect();
             j.forget(rerun);
             (Some(Arc::new(Mutex::new(j))), resumed)
@@ -93,7 +104,7 @@ pub async fn run(
         &tx,
         Event::PlanStarted {
             cluster: plan.cluster.clone(),
-            stages: stage_summaries(plan),
+            stages: plan.stages.iter().map(Stage::summary).collect(),
             total_steps: plan.total_steps(),
             resumed,
         },
@@ -118,35 +129,44 @@ pub async fn run(
                 stage: stage.name.clone(),
             },
         );
+        let order: Vec<String> = stage.step_order().iter().map(|s| s.name.clone()).collect();
+        let sync = Arc::new(StageSync::new(
+            stage.hosts.iter().map(|h| h.host.clone()).collect(),
+        ));
         let mut tasks = tokio::task::JoinSet::new();
-        for host_steps in &stage.hosts {
+        for (index, host_steps) in stage.hosts.iter().enumerate() {
             let ctx = HostRun {
+                index,
+                positions: host_steps
+                    .steps
+                    .iter()
+                    .map(|s| order.iter().position(|o| *o == s.name).expect("in order"))
+                    .collect(),
+                serial_before: host_steps
+                    .steps
+                    .iter()
+                    .map(|s| serial_predecessor(stage, index, s))
+                    .collect(),
                 stage: stage.name.clone(),
                 units: stage.units.clone(),
                 steps: host_steps.clone(),
+                sync: sync.clone(),
+                limit: limit.clone(),
                 pool: pool.clone(),
                 tx: tx.clone(),
                 journal: journal.clone(),
                 cancel: cancel.clone(),
             };
-            let limit = limit.clone();
-            tasks.spawn(async move {
-                let _permit = limit.acquire_owned().await.expect("semaphore never closed");
-                ctx.run().await
-            });
+            tasks.spawn(ctx.run());
         }
         let mut counts = Counts::default();
         while let Some(joined) = tasks.join_next().await {
             let host_result = joined.expect("a host task panicked");
             let (results, diagnoses) = host_result?;
-            for (step, host, d) in diagnoses {
-                summary.diagnoses.push((stage.name.clone(), step, host, d));
-            }
-            for (step, host, outcome) in results {
+            summary.diagnoses.extend(diagnoses);
+            for (at, outcome) in results {
                 counts.add(&outcome);
-                summary
-                    .outcomes
-                    .push((stage.name.clone(), step, host, outcome));
+                summary.outcomes.push((at, outcome));
             }
         }
         let ok = counts.failed == 0;
@@ -186,64 +206,45 @@ pub async fn run(
     Ok(summary)
 }
 
-/// The stages as `PlanStarted` announces them: what a front end draws before any step runs.
-pub fn stage_summaries(plan: &Plan) -> Vec<StageSummary> {
-    plan.stages
-        .iter()
-        .map(|s| {
-            let steps = step_names(s);
-            let host_steps: Vec<Vec<String>> = s
-                .hosts
-                .iter()
-                .map(|h| h.steps.iter().map(|x| x.name.clone()).collect())
-                .collect();
-            let uniform = host_steps.iter().all(|h| *h == steps);
-            StageSummary {
-                name: s.name.clone(),
-                steps,
-                hosts: s.hosts.iter().map(|h| h.host.clone()).collect(),
-                host_steps: if uniform { vec![] } else { host_steps },
-            }
-        })
-        .collect()
-}
-
-fn step_names(stage: &Stage) -> Vec<String> {
-    let mut names: Vec<String> = vec![];
-    for h in &stage.hosts {
-        for s in &h.steps {
-            if !names.contains(&s.name) {
-                names.push(s.name.clone());
-            }
-        }
-    }
-    names
-}
-
-fn stage_keys(stage: &Stage) -> Vec<String> {
+fn stage_refs(stage: &Stage) -> Vec<StepRef> {
     stage
         .hosts
         .iter()
         .flat_map(|h| {
             h.steps
                 .iter()
-                .map(|s| journal::key(&stage.name, &s.name, &h.host))
+                .map(|s| StepRef::new(&stage.name, &s.name, &h.host))
         })
         .collect()
 }
 
-/// A host's step outcomes and diagnoses: (step, host, …).
-type HostResults = (
-    Vec<(String, String, StepOutcome)>,
-    Vec<(String, String, Diagnosis)>,
-);
+/// For a serial step: the host before `index` in the stage's host order that has it too.
+fn serial_predecessor(stage: &Stage, index: usize, step: &Step) -> Option<usize> {
+    if step.scope != StepScope::Serial {
+        return None;
+    }
+    (0..index)
+        .rev()
+        .find(|&i| stage.hosts[i].steps.iter().any(|s| s.name == step.name))
+}
+
+/// A host's step outcomes and diagnoses.
+type HostResults = (Vec<(StepRef, StepOutcome)>, Vec<(StepRef, Diagnosis)>);
 
 /// One host's share of one stage.
 struct HostRun {
+    /// This host's index in the stage's host order.
+    index: usize,
+    /// Position of each of this host's steps in the stage's step order.
+    positions: Vec<usize>,
+    /// For each serial step, the host whose turn comes before this one's.
+    serial_before: Vec<Option<usize>>,
     stage: String,
     /// systemd units whose journal explains a failure of this stage.
     units: Vec<String>,
     steps: HostSteps,
+    sync: Arc<StageSync>,
+    limit: Arc<Semaphore>,
     pool: Arc<HostPool>,
     tx: Sender,
     journal: Option<Arc<Mutex<Journal>>>,
@@ -252,104 +253,194 @@ struct HostRun {
 
 impl HostRun {
     async fn run(self) -> Result<HostResults> {
+        // However this task ends, the other hosts stop waiting for it.
+        let _end = EndOnDrop {
+            sync: self.sync.clone(),
+            host: self.index,
+        };
         let host = self.steps.host.clone();
         let mut results = vec![];
         let mut diagnoses = vec![];
-        let mut failed = false;
-        for step in &self.steps.steps {
-            let key = journal::key(&self.stage, &step.name, &host);
+        // Why the rest of this host's steps are skipped, once one failed here or on a peer
+        // the host waited for.
+        let mut given_up: Option<SkipReason> = None;
+        for (i, step) in self.steps.steps.iter().enumerate() {
+            let pos = self.positions[i];
+            self.sync.pass(self.index, pos);
+            let at = StepRef::new(&self.stage, &step.name, &host);
             let hash = step.input_hash();
-            let skip_reason = if self.cancel.is_cancelled() {
-                Some("interrupted".to_string())
-            } else if failed {
-                Some("an earlier step failed on this host".to_string())
-            } else if self
-                .journal
-                .as_ref()
-                .is_some_and(|j| j.lock().expect("journal lock").finished_with(&key, &hash))
-            {
-                Some("done in the interrupted run (journal)".to_string())
-            } else {
-                None
-            };
-            if let Some(reason) = skip_reason {
-                let outcome = StepOutcome::Skipped { reason };
-                self.finished(&step.name, outcome.clone(), Duration::ZERO, 0);
-                results.push((step.name.clone(), host.clone(), outcome));
-                continue;
-            }
-
-            let started = Instant::now();
-            let mut attempt = 1;
-            let outcome = loop {
-                send(
-                    &self.tx,
-                    Event::StepStarted {
-                        stage: self.stage.clone(),
-                        step: step.name.clone(),
-                        host: host.clone(),
-                        attempt,
-                    },
-                );
-                let result = self.attempt(step).await;
-                let last = attempt >= step.retry.attempts.max(1);
-                if !result.outcome.is_failure()
-                    || !result.retryable
-                    || last
-                    || self.cancel.is_cancelled()
-                {
-                    break result.outcome;
-                }
-                attempt += 1;
-                let delay = step.retry.delay_before(attempt);
-                let reason = match &result.outcome {
-                    StepOutcome::Failed { message, .. } => message.clone(),
-                    _ => String::new(),
+            let mut skip = self.skip_reason(&at, &hash, &given_up);
+            if skip.is_none() {
+                skip = match self.wait_before(&at, i, step, pos).await {
+                    Wait::Go => None,
+                    Wait::Cancelled => Some(SkipReason::Interrupted),
+                    Wait::PeerFailed(peer) => {
+                        given_up = Some(SkipReason::PeerFailed { host: peer });
+                        given_up.clone()
+                    }
                 };
-                send(
-                    &self.tx,
-                    Event::StepRetrying {
-                        stage: self.stage.clone(),
-                        step: step.name.clone(),
-                        host: host.clone(),
-                        attempt,
-                        delay_ms: millis(delay),
-                        reason,
-                    },
-                );
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = self.cancel.cancelled() => {}
-                }
+            }
+            let started = Instant::now();
+            let (outcome, attempt) = match skip {
+                Some(reason) => (StepOutcome::Skipped { reason }, 0),
+                None => match self.attempts(&at, step).await {
+                    Some(done) => done,
+                    None => (
+                        StepOutcome::Skipped {
+                            reason: SkipReason::Interrupted,
+                        },
+                        0,
+                    ),
+                },
             };
+            let ran = attempt > 0;
             if let StepOutcome::Failed {
                 last_lines,
                 message,
                 ..
             } = &outcome
             {
-                failed = true;
+                given_up = Some(SkipReason::EarlierStepFailed);
                 if !self.cancel.is_cancelled() {
                     // The failure message is evidence too (a lost connection, a clock skew).
                     let mut output = last_lines.clone();
                     output.push(message.clone());
-                    let d = self.explain(&step.name, &output).await;
-                    diagnoses.push((step.name.clone(), host.clone(), d));
+                    let d = self.explain(&at, &output).await;
+                    diagnoses.push((at.clone(), d));
                 }
-            } else if let Some(j) = &self.journal {
-                j.lock()
-                    .expect("journal lock")
-                    .record(key, hash, outcome.label())?;
+            } else if ran {
+                if let Some(j) = &self.journal {
+                    j.lock()
+                        .expect("journal lock")
+                        .record(&at, hash, outcome.label())?;
+                }
             }
-            self.finished(&step.name, outcome.clone(), started.elapsed(), attempt);
-            results.push((step.name.clone(), host.clone(), outcome));
+            let took = if ran {
+                started.elapsed()
+            } else {
+                Duration::ZERO
+            };
+            self.finished(&at, outcome.clone(), took, attempt);
+            if outcome.is_failure() {
+                self.sync.fail(self.index, pos);
+            } else {
+                self.sync.pass(self.index, pos + 1);
+            }
+            results.push((at, outcome));
         }
         Ok((results, diagnoses))
     }
 
-    async fn attempt(&self, step: &crate::plan::Step) -> step_exec::Attempt {
-        let host = &self.steps.host;
-        let conn = match self.pool.connection(host).await {
+    /// Why the step is not run at all, before any waiting: the run was cancelled, the host
+    /// gave up, or the interrupted run this one resumes finished it with the same inputs.
+    fn skip_reason(
+        &self,
+        at: &StepRef,
+        hash: &str,
+        given_up: &Option<SkipReason>,
+    ) -> Option<SkipReason> {
+        if self.cancel.is_cancelled() {
+            Some(SkipReason::Interrupted)
+        } else if given_up.is_some() {
+            given_up.clone()
+        } else if self
+            .journal
+            .as_ref()
+            .is_some_and(|j| j.lock().expect("journal lock").finished_with(at, hash))
+        {
+            Some(SkipReason::DoneInJournal)
+        } else {
+            None
+        }
+    }
+
+    /// Wait at the step's barrier and for its serial turn, as the plan says; tell the front
+    /// end who this host waits for.
+    async fn wait_before(&self, at: &StepRef, i: usize, step: &Step, pos: usize) -> Wait {
+        if step.barrier {
+            let others = self.sync.not_at(self.index, pos);
+            if !others.is_empty() {
+                self.waiting(at, WaitFor::Barrier, others);
+            }
+            let w = self.sync.barrier(self.index, pos, &self.cancel).await;
+            if w != Wait::Go {
+                return w;
+            }
+        }
+        if let Some(before) = self.serial_before[i] {
+            if !self.sync.is_past(before, pos) {
+                let who = vec![self.sync.host(before).to_string()];
+                self.waiting(at, WaitFor::SerialTurn, who);
+            }
+            return self.sync.turn_after(before, pos, &self.cancel).await;
+        }
+        Wait::Go
+    }
+
+    fn waiting(&self, at: &StepRef, waits_for: WaitFor, for_hosts: Vec<String>) {
+        tracing::info!(step = %at, ?waits_for, ?for_hosts, "step waits");
+        send(
+            &self.tx,
+            Event::StepWaiting {
+                at: at.clone(),
+                waits_for,
+                for_hosts,
+            },
+        );
+    }
+
+    /// Run the step's attempts, each under a concurrency permit. Returns the outcome and the
+    /// number of the last attempt, or None when cancelled before the first one started.
+    async fn attempts(&self, at: &StepRef, step: &Step) -> Option<(StepOutcome, u32)> {
+        let mut attempt = 1;
+        loop {
+            // Cancelled while waiting for room: this attempt never starts.
+            let permit = tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => None,
+                p = self.limit.clone().acquire_owned() => Some(p.expect("semaphore never closed")),
+            }?;
+            send(
+                &self.tx,
+                Event::StepStarted {
+                    at: at.clone(),
+                    attempt,
+                },
+            );
+            let result = self.attempt(at, step).await;
+            drop(permit);
+            let last = attempt >= step.retry.attempts.max(1);
+            if !result.outcome.is_failure()
+                || !result.retryable
+                || last
+                || self.cancel.is_cancelled()
+            {
+                return Some((result.outcome, attempt));
+            }
+            attempt += 1;
+            let delay = step.retry.delay_before(attempt);
+            let reason = match &result.outcome {
+                StepOutcome::Failed { message, .. } => message.clone(),
+                _ => String::new(),
+            };
+            send(
+                &self.tx,
+                Event::StepRetrying {
+                    at: at.clone(),
+                    attempt,
+                    delay_ms: millis(delay),
+                    reason,
+                },
+            );
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = self.cancel.cancelled() => return Some((result.outcome, attempt - 1)),
+            }
+        }
+    }
+
+    async fn attempt(&self, at: &StepRef, step: &Step) -> step_exec::Attempt {
+        let conn = match self.pool.connection(&at.host).await {
             Ok(c) => c,
             Err(e) => {
                 return step_exec::Attempt {
@@ -363,16 +454,14 @@ impl HostRun {
             }
         };
         let tx = self.tx.clone();
-        let (stage, step_name, host) = (self.stage.clone(), step.name.clone(), host.clone());
+        let at = at.clone();
         let mut emit = move |stream: OutputStream, line: String| {
             // The log file keeps every line, so "open the full log" shows everything.
-            tracing::debug!(target: "kubewiz::output", %host, step = %step_name, ?stream, "{line}");
+            tracing::debug!(target: "kubewiz::output", host = %at.host, step = %at.step, ?stream, "{line}");
             send(
                 &tx,
                 Event::Output {
-                    stage: stage.clone(),
-                    step: step_name.clone(),
-                    host: host.clone(),
+                    at: at.clone(),
                     stream,
                     line,
                 },
@@ -382,42 +471,39 @@ impl HostRun {
     }
 
     /// Gather evidence on the host and emit what the failure catalog makes of it.
-    async fn explain(&self, step: &str, last_lines: &[String]) -> Diagnosis {
-        let conn = self.pool.connection(&self.steps.host).await.ok();
+    async fn explain(&self, at: &StepRef, last_lines: &[String]) -> Diagnosis {
+        let _permit = self.limit.clone().acquire_owned().await;
+        let conn = self.pool.connection(&at.host).await.ok();
         let diagnosis =
             evidence::diagnose(conn.as_ref(), &self.stage, &self.units, last_lines).await;
-        tracing::info!(stage = %self.stage, step, host = %self.steps.host, id = ?diagnosis.id, "diagnosis");
+        tracing::info!(step = %at, id = ?diagnosis.id, "diagnosis");
         send(
             &self.tx,
             Event::Diagnosis {
-                stage: self.stage.clone(),
-                step: step.to_string(),
-                host: self.steps.host.clone(),
+                at: at.clone(),
                 diagnosis: diagnosis.clone(),
             },
         );
         diagnosis
     }
 
-    fn finished(&self, step: &str, outcome: StepOutcome, took: Duration, attempt: u32) {
+    fn finished(&self, at: &StepRef, outcome: StepOutcome, took: Duration, attempt: u32) {
         tracing::info!(
-            stage = %self.stage,
-            step,
-            host = %self.steps.host,
+            stage = %at.stage,
+            step = %at.step,
+            host = %at.host,
             outcome = outcome.label(),
             attempt,
             took_ms = millis(took),
             "step finished"
         );
         if let StepOutcome::Failed { message, .. } = &outcome {
-            tracing::warn!(stage = %self.stage, step, host = %self.steps.host, "{message}");
+            tracing::warn!(stage = %at.stage, step = %at.step, host = %at.host, "{message}");
         }
         send(
             &self.tx,
             Event::StepFinished {
-                stage: self.stage.clone(),
-                step: step.to_string(),
-                host: self.steps.host.clone(),
+                at: at.clone(),
                 outcome,
                 duration_ms: millis(took),
                 attempt,

@@ -1,6 +1,6 @@
 //! Plain lines: `host stage/step | output`, then `host stage/step: changed (0.2 s)`.
 
-use crate::events::{Event, OutputStream, StepOutcome};
+use crate::events::{Event, OutputStream, StepOutcome, StepRef, WaitFor};
 use anstyle::{AnsiColor, Style};
 use std::io::{self, Write};
 
@@ -30,11 +30,11 @@ impl PlainPrinter {
         }
     }
 
-    fn prefix(&self, host: &str, stage: &str, step: &str) -> String {
+    fn prefix(&self, at: &StepRef) -> String {
         if self.show_step {
-            format!("{} {stage}/{step}", self.paint(CYAN, host))
+            format!("{} {}", self.paint(CYAN, &at.host), at.stage_step())
         } else {
-            self.paint(CYAN, host)
+            self.paint(CYAN, &at.host)
         }
     }
 
@@ -60,43 +60,62 @@ impl PlainPrinter {
                     } else {
                         ""
                     }
-                )
+                )?;
+                // Only the steps that do not simply run on each host on their own.
+                for stage in stages {
+                    let how: Vec<String> = stage
+                        .steps
+                        .iter()
+                        .filter_map(|s| Some(format!("{} {}", s.name, s.how()?)))
+                        .collect();
+                    if !how.is_empty() {
+                        writeln!(out, "  {}: {}", stage.name, how.join("; "))?;
+                    }
+                }
+                Ok(())
             }
             Event::StageStarted { stage } if self.show_step => {
                 writeln!(out, "{}", self.paint(BOLD, &format!("== stage {stage}")))
             }
             Event::StageStarted { .. } | Event::StepStarted { .. } => Ok(()),
-            Event::Output {
-                stage,
-                step,
-                host,
-                stream,
-                line,
-            } => {
+            Event::Output { at, stream, line } => {
                 let bar = match stream {
                     OutputStream::Stdout => "|".to_string(),
                     OutputStream::Stderr => self.paint(YELLOW, "!"),
                 };
-                writeln!(out, "{} {bar} {line}", self.prefix(host, stage, step))
+                writeln!(out, "{} {bar} {line}", self.prefix(at))
+            }
+            Event::StepWaiting {
+                at,
+                waits_for,
+                for_hosts,
+            } => {
+                let what = match waits_for {
+                    WaitFor::Barrier => "waits for every host to get here",
+                    WaitFor::SerialTurn => "waits for its turn",
+                };
+                writeln!(
+                    out,
+                    "{}: {} (on {})",
+                    self.prefix(at),
+                    self.paint(DIM, what),
+                    for_hosts.join(", ")
+                )
             }
             Event::StepRetrying {
-                stage,
-                step,
-                host,
+                at,
                 attempt,
                 delay_ms,
                 reason,
             } => writeln!(
                 out,
                 "{}: {} {attempt} in {:.1} s ({reason})",
-                self.prefix(host, stage, step),
+                self.prefix(at),
                 self.paint(YELLOW, "retry, attempt"),
                 *delay_ms as f64 / 1000.0
             ),
             Event::StepFinished {
-                stage,
-                step,
-                host,
+                at,
                 outcome,
                 duration_ms,
                 ..
@@ -119,7 +138,7 @@ impl PlainPrinter {
                 writeln!(
                     out,
                     "{}: {what} {}",
-                    self.prefix(host, stage, step),
+                    self.prefix(at),
                     self.paint(DIM, &took)
                 )
             }
@@ -148,22 +167,12 @@ impl PlainPrinter {
                     *duration_ms as f64 / 1000.0
                 )
             }
-            Event::Diagnosis {
-                stage,
-                step,
-                host,
-                diagnosis: d,
-            } => {
+            Event::Diagnosis { at, diagnosis: d } => {
                 let head = match &d.id {
                     Some(id) => format!("diagnosis {id}: {}", d.title),
                     None => format!("no known failure matched: {}", d.title),
                 };
-                writeln!(
-                    out,
-                    "{}: {}",
-                    self.prefix(host, stage, step),
-                    self.paint(RED, &head)
-                )?;
+                writeln!(out, "{}: {}", self.prefix(at), self.paint(RED, &head))?;
                 if !d.cause.is_empty() {
                     writeln!(out, "    cause: {}", d.cause)?;
                 }
@@ -227,6 +236,8 @@ impl PlainPrinter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::{SkipReason, StageSummary, StepSummary};
+    use crate::plan::StepScope;
 
     fn render(p: &mut PlainPrinter, ev: Event) -> String {
         let mut buf = vec![];
@@ -236,9 +247,7 @@ mod tests {
 
     fn swap_not_applicable() -> Event {
         Event::StepFinished {
-            stage: "prep".into(),
-            step: "swap".into(),
-            host: "node1".into(),
+            at: StepRef::new("prep", "swap", "node1"),
             outcome: StepOutcome::NotApplicable {
                 reason: "no swap".into(),
             },
@@ -253,9 +262,7 @@ mod tests {
         let line = render(
             &mut p,
             Event::Output {
-                stage: "prep".into(),
-                step: "swap".into(),
-                host: "node1".into(),
+                at: StepRef::new("prep", "swap", "node1"),
                 stream: OutputStream::Stdout,
                 line: "swap turned off".into(),
             },
@@ -264,6 +271,75 @@ mod tests {
         let line = render(&mut p, swap_not_applicable());
         assert_eq!(line, "node1 prep/swap: n/a (no swap) (1.23 s)\n");
         assert!(!line.contains('\x1b'));
+        let line = render(
+            &mut p,
+            Event::StepFinished {
+                at: StepRef::new("etcd", "health", "node2"),
+                outcome: StepOutcome::Skipped {
+                    reason: SkipReason::PeerFailed {
+                        host: "node1".into(),
+                    },
+                },
+                duration_ms: 0,
+                attempt: 0,
+            },
+        );
+        assert_eq!(
+            line,
+            "node2 etcd/health: skipped (node1 failed before this step, which waits for all hosts) (0.00 s)\n"
+        );
+        let line = render(
+            &mut p,
+            Event::StepWaiting {
+                at: StepRef::new("etcd", "start", "node1"),
+                waits_for: WaitFor::Barrier,
+                for_hosts: vec!["node2".into(), "node3".into()],
+            },
+        );
+        assert_eq!(
+            line,
+            "node1 etcd/start: waits for every host to get here (on node2, node3)\n"
+        );
+    }
+
+    #[test]
+    fn the_plan_line_names_the_cluster_wide_steps() {
+        let mut p = PlainPrinter::new(false, true);
+        let step = |name: &str, scope, barrier, hosts: &[&str]| StepSummary {
+            name: name.into(),
+            scope,
+            barrier,
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+        };
+        let text = render(
+            &mut p,
+            Event::PlanStarted {
+                cluster: "c".into(),
+                stages: vec![
+                    StageSummary {
+                        name: "prep".into(),
+                        steps: vec![step("swap", StepScope::EachHost, false, &["n1", "n2"])],
+                        hosts: vec!["n1".into(), "n2".into()],
+                    },
+                    StageSummary {
+                        name: "etcd".into(),
+                        steps: vec![
+                            step("start", StepScope::EachHost, true, &["n1", "n2"]),
+                            step("flannel", StepScope::Serial, false, &["n1", "n2"]),
+                            step("report", StepScope::Once, false, &["n1"]),
+                        ],
+                        hosts: vec!["n1".into(), "n2".into()],
+                    },
+                ],
+                total_steps: 7,
+                resumed: false,
+            },
+        );
+        assert_eq!(
+            text,
+            "kubewiz cluster c: 2 stage(s), 7 steps on 2 host(s)\n  \
+             etcd: start waits for all hosts; flannel serial; report once on n1\n"
+        );
     }
 
     #[test]
@@ -272,9 +348,7 @@ mod tests {
         let line = render(
             &mut p,
             Event::Output {
-                stage: "exec".into(),
-                step: "command".into(),
-                host: "h1".into(),
+                at: StepRef::new("exec", "command", "h1"),
                 stream: OutputStream::Stderr,
                 line: "x".into(),
             },

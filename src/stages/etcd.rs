@@ -8,7 +8,7 @@ use super::templates::touch_restart_marker;
 use super::{BuildCtx, Built, Health, RoleNeeds, StageDef, RETRY};
 use crate::cluster_dir::ClusterDir;
 use crate::config::{ClusterSpec, Role};
-use crate::plan::{HostSteps, RemoteFile, RetryPolicy, Step, StepAction};
+use crate::plan::{HostSteps, RemoteFile, RetryPolicy, Step, StepAction, StepScope};
 use anyhow::{Context, Result};
 use minijinja::context;
 use sha2::{Digest, Sha256};
@@ -185,7 +185,8 @@ fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
                 "start every member at once (--no-block)",
                 start.clone(),
             )
-            .retry(RETRY),
+            .retry(RETRY)
+            .after_barrier(),
         );
         // The health script already waits with a deadline: a second attempt would only double
         // the time to the diagnosis.
@@ -196,7 +197,9 @@ fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
                 health.clone(),
             )
             .retry(RetryPolicy::ONCE)
-            .timeout_secs(HEALTH_WAIT_SECS + 30),
+            .timeout_secs(HEALTH_WAIT_SECS + 30)
+            // Every member was started before anyone waits for a quorum.
+            .after_barrier(),
         );
         if i == 0 {
             steps.push(
@@ -205,7 +208,8 @@ fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
                     "endpoint health, status and members as tables",
                     report.clone(),
                 )
-                .retry(RETRY),
+                .retry(RETRY)
+                .scope(StepScope::Once),
             );
         }
         hosts.push(HostSteps {

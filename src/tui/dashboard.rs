@@ -7,7 +7,9 @@ use super::input::{truncate, LineInput};
 use super::keymap::{ch, ctrl, footer_line, key, Binding, Keymap};
 use super::logbuf::{LogLine, Ring};
 use super::theme::Theme;
-use crate::events::{Counts, Diagnosis, Event, OutputStream, StageSummary, StepOutcome};
+use crate::events::{
+    Counts, Diagnosis, Event, OutputStream, SkipReason, StageSummary, StepOutcome, StepRef,
+};
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -62,13 +64,20 @@ impl StepState {
 
 /// A step skipped because the journal has it from an interrupted run counts as done.
 fn journal_skip(outcome: &StepOutcome) -> bool {
-    matches!(outcome, StepOutcome::Skipped { reason } if reason.contains("journal"))
+    matches!(
+        outcome,
+        StepOutcome::Skipped {
+            reason: SkipReason::DoneInJournal
+        }
+    )
 }
 
 #[derive(Debug, Clone)]
 pub struct StageView {
     pub name: String,
     pub steps: Vec<String>,
+    /// Per step, how it runs when not on each host on its own ("once on node1", "serial").
+    pub how: Vec<Option<String>>,
     pub started_ms: Option<u64>,
     pub duration_ms: Option<u64>,
 }
@@ -76,9 +85,7 @@ pub struct StageView {
 /// A failed step, with what the catalog said about it.
 #[derive(Debug, Clone)]
 pub struct Failure {
-    pub stage: String,
-    pub step: String,
-    pub host: String,
+    pub at: StepRef,
     pub exit_status: Option<u32>,
     pub message: String,
     pub last_lines: Vec<String>,
@@ -87,8 +94,8 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub fn key(&self) -> String {
-        format!("{}/{}@{}", self.stage, self.step, self.host)
+    pub fn key(&self) -> StepRef {
+        self.at.clone()
     }
     /// Lines of evidence that matched a catalog signature.
     pub fn matched_lines(&self) -> Vec<&str> {
@@ -128,7 +135,7 @@ pub struct Dashboard {
     logs: HashMap<(usize, usize, usize), Ring>,
     /// Per host: the step it started last (stage, step).
     last_started: Vec<Option<(usize, usize)>>,
-    pending_diagnoses: HashMap<String, Diagnosis>,
+    pending_diagnoses: HashMap<StepRef, Diagnosis>,
     pub now_ms: u64,
     pub run_started_ms: Option<u64>,
     pub running: bool,
@@ -157,19 +164,8 @@ pub struct Dashboard {
 
 impl Dashboard {
     /// From the stages as `PlanStarted` announces them.
-    pub fn from_summaries(cluster: &str, stages: &[StageSummary]) -> Dashboard {
-        let runs = |stage: &str, host: &str, step: &str| {
-            stages.iter().any(|s| {
-                s.name == stage
-                    && s.hosts.iter().enumerate().any(|(i, h)| {
-                        h == host
-                            && s.host_steps
-                                .get(i)
-                                .is_none_or(|steps| steps.iter().any(|x| x == step))
-                    })
-            })
-        };
-        Dashboard::build(cluster, stages, &runs)
+    pub fn from_summaries(cluster: &str, summaries: &[StageSummary]) -> Dashboard {
+        Dashboard::build(cluster, summaries)
     }
 
     /// Give a dashboard started before its plan was known (the run builds the plan) the shape
@@ -186,11 +182,7 @@ impl Dashboard {
         self.logs.clear();
     }
 
-    fn build(
-        cluster: &str,
-        summaries: &[StageSummary],
-        runs: &dyn Fn(&str, &str, &str) -> bool,
-    ) -> Dashboard {
+    fn build(cluster: &str, summaries: &[StageSummary]) -> Dashboard {
         let mut hosts: Vec<String> = vec![];
         for s in summaries {
             for h in &s.hosts {
@@ -213,7 +205,7 @@ impl Dashboard {
                     s.steps
                         .iter()
                         .map(|step| {
-                            if runs(&s.name, host, step) {
+                            if step.hosts.contains(host) {
                                 StepState::Pending
                             } else {
                                 StepState::NotHere
@@ -225,7 +217,8 @@ impl Dashboard {
             cells.push(grid);
             stages.push(StageView {
                 name: s.name.clone(),
-                steps: s.steps.clone(),
+                steps: s.step_names(),
+                how: s.steps.iter().map(|st| st.how()).collect(),
                 started_ms: None,
                 duration_ms: None,
             });
@@ -311,8 +304,8 @@ impl Dashboard {
                 // Steps of this run that are not done go back to pending.
                 for st in &stages {
                     for host in &st.hosts {
-                        for step in &st.steps {
-                            if let Some((s, h, k)) = self.idx(&st.name, step, host) {
+                        for step in st.step_names() {
+                            if let Some((s, h, k)) = self.idx(&st.name, &step, host) {
                                 let c = &mut self.cells[s][h][k];
                                 let keep = matches!(c, StepState::NotHere)
                                     || matches!(c, StepState::Finished { outcome, .. } if !outcome.is_failure() && !matches!(outcome, StepOutcome::Skipped { .. }));
@@ -330,17 +323,11 @@ impl Dashboard {
                     self.stages[s].duration_ms = None;
                 }
             }
-            Event::StepStarted {
-                stage,
-                step,
-                host,
-                attempt,
-            } => {
-                let Some((s, h, k)) = self.idx(&stage, &step, &host) else {
+            Event::StepStarted { at, attempt } => {
+                let Some((s, h, k)) = self.idx(&at.stage, &at.step, &at.host) else {
                     return;
                 };
-                let key = format!("{stage}/{step}@{host}");
-                self.failures.retain(|f| f.key() != key);
+                self.failures.retain(|f| f.at != at);
                 if let Some(p) = &mut self.pane {
                     p.index = p.index.min(self.failures.len().saturating_sub(1));
                 }
@@ -369,27 +356,33 @@ impl Dashboard {
                     self.live = true;
                 }
             }
-            Event::Output {
-                stage,
-                step,
-                host,
-                stream,
-                line,
-            } => {
+            Event::Output { at, stream, line } => {
                 self.lines_total += 1;
-                if let Some(key) = self.idx(&stage, &step, &host) {
+                if let Some(key) = self.idx(&at.stage, &at.step, &at.host) {
                     self.push_line(key, stream == OutputStream::Stderr, line);
                 }
             }
+            Event::StepWaiting {
+                at,
+                waits_for,
+                for_hosts,
+            } => {
+                if let Some(key) = self.idx(&at.stage, &at.step, &at.host) {
+                    let what = match waits_for {
+                        crate::events::WaitFor::Barrier => "every host to get here",
+                        crate::events::WaitFor::SerialTurn => "its turn",
+                    };
+                    let line = format!("waiting for {what} (on {})", for_hosts.join(", "));
+                    self.push_line(key, false, line);
+                }
+            }
             Event::StepRetrying {
-                stage,
-                step,
-                host,
+                at,
                 attempt,
                 delay_ms,
                 reason,
             } => {
-                if let Some((s, h, k)) = self.idx(&stage, &step, &host) {
+                if let Some((s, h, k)) = self.idx(&at.stage, &at.step, &at.host) {
                     self.cells[s][h][k] = StepState::Retrying { attempt };
                     self.push_line(
                         (s, h, k),
@@ -399,14 +392,12 @@ impl Dashboard {
                 }
             }
             Event::StepFinished {
-                stage,
-                step,
-                host,
+                at,
                 outcome,
                 duration_ms,
                 attempt,
             } => {
-                let Some((s, h, k)) = self.idx(&stage, &step, &host) else {
+                let Some((s, h, k)) = self.idx(&at.stage, &at.step, &at.host) else {
                     return;
                 };
                 let cell = &mut self.cells[s][h][k];
@@ -419,13 +410,10 @@ impl Dashboard {
                     last_lines,
                 } = &outcome
                 {
-                    let key = format!("{stage}/{step}@{host}");
-                    self.failures.retain(|f| f.key() != key);
+                    self.failures.retain(|f| f.at != at);
                     self.failures.push(Failure {
-                        diagnosis: self.pending_diagnoses.remove(&key),
-                        stage: stage.clone(),
-                        step: step.clone(),
-                        host: host.clone(),
+                        diagnosis: self.pending_diagnoses.remove(&at),
+                        at: at.clone(),
                         exit_status: *exit_status,
                         message: message.clone(),
                         last_lines: last_lines.clone(),
@@ -456,17 +444,11 @@ impl Dashboard {
                     self.stages[s].duration_ms = Some(duration_ms);
                 }
             }
-            Event::Diagnosis {
-                stage,
-                step,
-                host,
-                diagnosis,
-            } => {
-                let key = format!("{stage}/{step}@{host}");
-                match self.failures.iter_mut().find(|f| f.key() == key) {
+            Event::Diagnosis { at, diagnosis } => {
+                match self.failures.iter_mut().find(|f| f.at == at) {
                     Some(f) => f.diagnosis = Some(diagnosis),
                     None => {
-                        self.pending_diagnoses.insert(key, diagnosis);
+                        self.pending_diagnoses.insert(at, diagnosis);
                     }
                 }
             }
@@ -687,7 +669,7 @@ impl Dashboard {
 
     pub fn open_failure(&mut self, i: usize) {
         if let Some(f) = self.failures.get(i) {
-            if let Some((s, h, k)) = self.idx(&f.stage.clone(), &f.step.clone(), &f.host.clone()) {
+            if let Some((s, h, k)) = self.idx(&f.at.stage, &f.at.step, &f.at.host) {
                 self.sel_stage = s;
                 self.sel_host = h;
                 self.sel_step = k;
@@ -985,6 +967,13 @@ impl Dashboard {
             .get(self.sel_stage)
             .and_then(|s| s.get(self.sel_host))
             .and_then(|h| h.get(self.sel_step));
+        // "once on node1", "serial", "waits for all hosts", for a step not yet run.
+        let how = self
+            .stages
+            .get(self.sel_stage)
+            .and_then(|st| st.how.get(self.sel_step).cloned().flatten())
+            .map(|h| format!(" ({h})"))
+            .unwrap_or_default();
         let st_label = match step_state {
             Some(StepState::Finished {
                 outcome,
@@ -1002,8 +991,8 @@ impl Dashboard {
                 }
             ),
             Some(StepState::Retrying { attempt }) => format!(" — retrying (attempt {attempt})"),
-            Some(StepState::Pending) => " — pending".into(),
-            Some(StepState::NotHere) => " — not on this host".into(),
+            Some(StepState::Pending) => format!(" — pending{how}"),
+            Some(StepState::NotHere) => format!(" — not on this host{how}"),
             None => String::new(),
         };
         let title = format!(
@@ -1034,9 +1023,9 @@ impl Dashboard {
             .failures
             .iter()
             .filter(|f| {
-                Some(f.host.as_str()) == self.hosts.get(self.sel_host).map(|s| s.as_str())
-                    && f.stage == self.stages[self.sel_stage].name
-                    && f.step == self.stages[self.sel_stage].steps[self.sel_step]
+                Some(f.at.host.as_str()) == self.hosts.get(self.sel_host).map(|s| s.as_str())
+                    && f.at.stage == self.stages[self.sel_stage].name
+                    && f.at.step == self.stages[self.sel_stage].steps[self.sel_step]
             })
             .flat_map(|f| f.matched_lines())
             .collect();
@@ -1463,5 +1452,86 @@ pub fn fmt_clock(ms: u64) -> String {
         format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
     } else {
         format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{StepSummary, WaitFor};
+    use crate::plan::StepScope;
+
+    fn dash() -> Dashboard {
+        let hosts: Vec<String> = vec!["n1".into(), "n2".into()];
+        let mut stage = StageSummary::each_host("etcd", &["start"], &hosts);
+        stage.steps[0].barrier = true;
+        stage.steps.push(StepSummary {
+            name: "report".into(),
+            scope: StepScope::Once,
+            barrier: false,
+            hosts: vec!["n1".into()],
+        });
+        Dashboard::from_summaries("c", &[stage])
+    }
+
+    #[test]
+    fn a_once_step_is_on_its_host_only_and_says_how_it_runs() {
+        let d = dash();
+        assert_eq!(d.cells[0][0][1], StepState::Pending);
+        assert_eq!(d.cells[0][1][1], StepState::NotHere);
+        assert_eq!(
+            d.stages[0].how,
+            vec![
+                Some("waits for all hosts".to_string()),
+                Some("once on n1".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn waiting_shows_in_the_log_and_a_journal_skip_keeps_a_done_step() {
+        let mut d = dash();
+        d.on_event(Event::StepWaiting {
+            at: StepRef::new("etcd", "start", "n1"),
+            waits_for: WaitFor::Barrier,
+            for_hosts: vec!["n2".into()],
+        });
+        let lines: Vec<String> = d
+            .ring(0, 0, 0)
+            .unwrap()
+            .iter()
+            .map(|(_, l)| l.text.clone())
+            .collect();
+        assert_eq!(lines, vec!["waiting for every host to get here (on n2)"]);
+
+        let at = StepRef::new("etcd", "start", "n2");
+        let finished = |outcome| Event::StepFinished {
+            at: at.clone(),
+            outcome,
+            duration_ms: 5,
+            attempt: 1,
+        };
+        d.on_event(finished(StepOutcome::Changed));
+        d.on_event(finished(StepOutcome::Skipped {
+            reason: SkipReason::DoneInJournal,
+        }));
+        assert_eq!(
+            d.cells[0][1][0],
+            StepState::Finished {
+                outcome: StepOutcome::Changed,
+                duration_ms: 5
+            }
+        );
+        // Any other skip replaces it.
+        d.on_event(finished(StepOutcome::Skipped {
+            reason: SkipReason::PeerFailed { host: "n1".into() },
+        }));
+        assert!(matches!(
+            d.cells[0][1][0],
+            StepState::Finished {
+                outcome: StepOutcome::Skipped { .. },
+                ..
+            }
+        ));
     }
 }

@@ -5,7 +5,7 @@ use super::dashboard::{RunKind, StepState};
 use super::theme::Theme;
 use super::{App, Effect, Mode, Msg};
 use crate::deploy::Narrowing;
-use crate::events::{Event, StageSummary};
+use crate::events::{Event, StageSummary, StepRef};
 
 const CLUSTER: &str = r#"
 name: lab
@@ -36,12 +36,11 @@ fn deployed() -> (App, tempfile::TempDir, Box<crate::deploy::Request>) {
 }
 
 fn etcd_summary() -> StageSummary {
-    StageSummary {
-        name: "etcd".into(),
-        steps: vec!["start".into(), "report".into()],
-        hosts: vec!["node1".into(), "node2".into()],
-        host_steps: vec![vec!["start".into(), "report".into()], vec!["start".into()]],
-    }
+    let hosts = ["node1".to_string(), "node2".to_string()];
+    let mut s = StageSummary::each_host("etcd", &["start", "report"], &hosts);
+    s.steps[1].scope = crate::plan::StepScope::Once;
+    s.steps[1].hosts = vec!["node1".into()];
+    s
 }
 
 #[test]
@@ -82,11 +81,11 @@ fn deploy_builds_no_plan_and_the_dashboard_takes_the_announced_shape() {
     // A later (narrowed) run's announcement does not reshape the dashboard.
     app.on_engine(Event::PlanStarted {
         cluster: "lab".into(),
-        stages: vec![StageSummary {
-            host_steps: vec![],
-            hosts: vec!["node2".into()],
-            ..etcd_summary()
-        }],
+        stages: vec![StageSummary::each_host(
+            "etcd",
+            &["start"],
+            &["node2".to_string()],
+        )],
         total_steps: 1,
         resumed: true,
     });
@@ -116,7 +115,7 @@ fn a_retry_asks_for_one_step_on_the_hosts_and_a_fix_for_its_stage_afresh() {
         total_steps: 3,
         resumed: false,
     });
-    app.skipped.push("etcd/report@node1".into());
+    app.skipped.push(StepRef::new("etcd", "report", "node1"));
     app.on_msg(Msg::RunEnded {
         kind: RunKind::Full,
         result: Ok(false),
@@ -128,7 +127,7 @@ fn a_retry_asks_for_one_step_on_the_hosts_and_a_fix_for_its_stage_afresh() {
             assert_eq!(
                 request.narrowing,
                 Narrowing {
-                    skipped: vec!["etcd/report@node1".into()],
+                    skipped: vec![StepRef::new("etcd", "report", "node1")],
                     ..Narrowing::one_step("etcd", "start", vec!["node2".into()])
                 }
             );
@@ -147,7 +146,10 @@ fn a_retry_asks_for_one_step_on_the_hosts_and_a_fix_for_its_stage_afresh() {
         Some(Effect::StartRun { request, kind }) => {
             assert_eq!(kind, RunKind::Full);
             assert_eq!(request.retry_stages, ["etcd"]);
-            assert_eq!(request.narrowing.skipped, ["etcd/report@node1"]);
+            assert_eq!(
+                request.narrowing.skipped,
+                [StepRef::new("etcd", "report", "node1")]
+            );
             assert!(request.narrowing.step.is_none());
         }
         other => panic!("expected a full StartRun, got {other:?}"),

@@ -149,7 +149,7 @@ pub struct App {
     /// Quit once the run has stopped.
     quit_after_run: bool,
     /// Steps the user chose to skip: `stage/step@host`.
-    skipped: Vec<String>,
+    skipped: Vec<crate::events::StepRef>,
     effects: Vec<Effect>,
     now_ms: u64,
     /// Height of the log view at the last draw (for search jumps).
@@ -197,7 +197,12 @@ impl App {
 
     /// The dashboard alone, on a plan (tests, the bench).
     pub fn for_plan(theme: Theme, plan: &Plan) -> App {
-        App::for_stages(theme, &plan.cluster, &crate::engine::stage_summaries(plan))
+        let stages: Vec<_> = plan
+            .stages
+            .iter()
+            .map(crate::plan::Stage::summary)
+            .collect();
+        App::for_stages(theme, &plan.cluster, &stages)
     }
 
     /// The dashboard alone, on the stages a `PlanStarted` announces (render tests, bench).
@@ -558,9 +563,9 @@ impl App {
         self.effects.push(Effect::ApplyFix {
             request,
             action: fix.action,
-            host: fail.host.clone(),
+            host: fail.at.host.clone(),
             destructive_ok,
-            stage: fail.stage.clone(),
+            stage: fail.at.stage.clone(),
         });
     }
 

@@ -226,15 +226,15 @@ pub fn on_key(d: &mut Dashboard, key: KeyEvent, cluster_file: &str) -> Option<Pa
         PaneAction::RetryStep => {
             return Some(PaneCommand::Retry {
                 hosts: hosts_failed(d, &fail),
-                stage: fail.stage,
-                step: fail.step,
+                stage: fail.at.stage,
+                step: fail.at.step,
             })
         }
         PaneAction::RetryHost => {
             return Some(PaneCommand::Retry {
-                hosts: vec![fail.host.clone()],
-                stage: fail.stage,
-                step: fail.step,
+                hosts: vec![fail.at.host.clone()],
+                stage: fail.at.stage,
+                step: fail.at.step,
             })
         }
         PaneAction::Skip => {
@@ -272,8 +272,8 @@ pub fn on_key(d: &mut Dashboard, key: KeyEvent, cluster_file: &str) -> Option<Pa
 fn hosts_failed(d: &Dashboard, fail: &Failure) -> Vec<String> {
     d.failures
         .iter()
-        .filter(|x| x.stage == fail.stage && x.step == fail.step)
-        .map(|x| x.host.clone())
+        .filter(|x| x.at.stage == fail.at.stage && x.at.step == fail.at.step)
+        .map(|x| x.at.host.clone())
         .collect()
 }
 
@@ -296,7 +296,7 @@ pub fn copy_text(f: &Failure, cluster_file: &str) -> String {
         Some(cmds) if !cmds.is_empty() => cmds.join("\n"),
         _ => format!(
             "kubewiz apply -f {cluster_file} --step {}/{} --only-hosts {}",
-            f.stage, f.step, f.host
+            f.at.stage, f.at.step, f.at.host
         ),
     }
 }
@@ -322,7 +322,7 @@ pub fn draw(d: &Dashboard, f: &mut Frame, area: Rect, theme: &Theme) {
     let title = Span::styled(
         format!(
             " ✗ {}/{} failed on {} ({exit}, attempt {}){of} ",
-            fail.stage, fail.step, fail.host, fail.attempt
+            fail.at.stage, fail.at.step, fail.at.host, fail.attempt
         ),
         theme.err(),
     );
@@ -448,7 +448,7 @@ pub fn draw(d: &Dashboard, f: &mut Frame, area: Rect, theme: &Theme) {
         act.push(Line::from(Span::styled(
             format!(
                 " Skip {}/{} on {}? Later steps that depend on it may fail. {yes}: skip and continue   {no}: cancel",
-                fail.stage, fail.step, fail.host
+                fail.at.stage, fail.at.step, fail.at.host
             ),
             theme.warn(),
         )));
@@ -467,7 +467,7 @@ pub fn draw(d: &Dashboard, f: &mut Frame, area: Rect, theme: &Theme) {
                     Some(PaneAction::RetryStep) if n_failed > 1 => {
                         format!("retry the step ({n_failed} hosts)")
                     }
-                    Some(PaneAction::RetryHost) => format!("retry on {} only", fail.host),
+                    Some(PaneAction::RetryHost) => format!("retry on {} only", fail.at.host),
                     _ => b.footer?.to_string(),
                 };
                 b.footer.map(|_| (b.label, text))
