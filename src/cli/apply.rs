@@ -117,13 +117,7 @@ pub async fn run(args: ApplyArgs) -> Result<ExitCode> {
     pool.close_all().await;
     eprintln!("kubewiz: log in {}", log.file.display());
     let summary = summary.expect("at least one round ran");
-    Ok(if summary.interrupted {
-        ExitCode::from(130)
-    } else if summary.ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(super::run_exit_code(&summary))
 }
 
 /// Consent to a destructive fix: `--yes`, else typed on the terminal.

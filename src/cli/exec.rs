@@ -122,11 +122,5 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
             println!("{:<width$}  {text}", h.name);
         }
     }
-    Ok(if summary.interrupted {
-        ExitCode::from(130)
-    } else if summary.ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(super::run_exit_code(&summary))
 }

@@ -110,6 +110,17 @@ pub fn load_or_exit(file: &Path) -> Result<config::Loaded, ExitCode> {
     })
 }
 
+/// A run's exit code: 130 when interrupted (as a shell reports Ctrl-C), 1 on a failure.
+pub fn run_exit_code(summary: &crate::engine::RunSummary) -> ExitCode {
+    if summary.interrupted {
+        ExitCode::from(130)
+    } else if summary.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,6 +1,6 @@
 //! The stages `apply` runs, in one registry: each stage is one file here (its steps per host,
 //! what preflight must check for it, its health probe, its fixes) plus its templates under
-//! `assets/templates/<stage>/`, and one line in [`REGISTRY`]. Everything that lists stages reads
+//! `assets/templates/<stage>/`, and its name in the `stages!` list below. Everything that lists stages reads
 //! the registry: the plan's order, `kubewiz plan`, `kubewiz diagnose --stage`, preflight's
 //! ports, and the failure catalog's stages and fix actions.
 //!
@@ -11,15 +11,13 @@
 //!   [`templates::touch_restart_marker`] and the `restart_marker(unit)` template function);
 //! - its templates under `assets/templates/runtime/` (embedded by build.rs, named
 //!   `runtime/<file>`);
-//! - `pub mod runtime;` and `runtime::STAGE` in [`REGISTRY`], in run order;
+//! - `runtime` in the `stages! { .. }` list, in run order (it declares the module and puts
+//!   `runtime::STAGE` into [`REGISTRY`]);
 //! - `runtime` out of `upcoming_stages` in assets/failures.yaml (the catalog loader refuses a
 //!   stage that is both built and upcoming), and its ports out of
 //!   [`preflight::UPCOMING_NEEDS`] if it had any there.
 
-pub mod etcd;
 pub mod fix;
-pub mod preflight;
-pub mod prep;
 pub mod release;
 pub mod templates;
 
@@ -32,8 +30,16 @@ use crate::plan::{HostSteps, Plan, RetryPolicy, Stage};
 use anyhow::Result;
 use std::time::Duration;
 
-/// The stages, in the order `apply` runs them.
-pub static REGISTRY: &[StageDef] = &[preflight::STAGE, prep::STAGE, etcd::STAGE];
+/// Declares each stage's module and its place in [`REGISTRY`]: a stage is named once.
+macro_rules! stages {
+    ($($stage:ident),* $(,)?) => {
+        $(pub mod $stage;)*
+        /// The stages, in the order `apply` runs them.
+        pub static REGISTRY: &[StageDef] = &[$($stage::STAGE),*];
+    };
+}
+
+stages! { preflight, prep, etcd }
 
 /// One stage: plain data and functions, declared as a `const` in the stage's own file.
 #[derive(Debug, Clone, Copy)]
