@@ -183,10 +183,14 @@ pub fn build_plan_with(
             hosts: built.hosts,
         });
     }
-    Ok(Plan {
+    let plan = Plan {
         cluster: spec.name.clone(),
         stages,
-    })
+    };
+    // A stage's scopes and barriers must make sense before `plan` prints or `apply` runs it.
+    plan.validate()
+        .map_err(|e| anyhow::anyhow!("kubewiz built an inconsistent plan: {e}"))?;
+    Ok(plan)
 }
 
 /// POSIX single-quoting, for values put into shell scripts.

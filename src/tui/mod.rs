@@ -640,21 +640,25 @@ fn draw_too_small(f: &mut Frame, area: Rect, theme: &Theme) {
 }
 
 fn draw_prompt(f: &mut Frame, area: Rect, theme: &Theme, p: &Prompt) {
+    // The keys as the handler reads them (PROMPT_KEYS): written once.
+    let label = |a: Answer| PROMPT_KEYS.binding(a).map(|b| b.label).unwrap_or("?");
+    let (yes, no) = (label(Answer::Yes), label(Answer::No));
     let (title, body) = match p {
         Prompt::Resume { steps } => (
             " Resume the interrupted run? ",
             format!(
                 "This cluster's journal records an interrupted run ({steps} step(s) finished).\n\n\
-                 y / Enter: resume it now (finished steps are skipped)\n\
-                 n / Esc:   open the wizard instead"
+                 {yes}: resume it now (finished steps are skipped)\n\
+                 {no}:   open the wizard instead"
             ),
         ),
         Prompt::QuitRunning => (
             " Stop the deployment? ",
-            "The steps in progress finish, then kubewiz stops; the journal keeps what was done\n\
-             and reopening this cluster offers to resume.\n\n\
-             y / Enter: stop and quit    n / Esc: keep going"
-                .to_string(),
+            format!(
+                "The steps in progress finish, then kubewiz stops; the journal keeps what was done\n\
+                 and reopening this cluster offers to resume.\n\n\
+                 {yes}: stop and quit    {no}: keep going"
+            ),
         ),
     };
     let inner = modal::modal(

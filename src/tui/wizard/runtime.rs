@@ -3,6 +3,7 @@
 //! beside both the runtime and the Kubernetes version, whichever path its finding carries.
 
 use super::{no_lines, FormScreen, Screen, Step};
+use crate::config::versions::{self, Feature};
 use crate::config::{BinariesSpec, ClusterSpec, Finding, Runtime};
 use crate::tui::input::{Field, Form};
 use std::path::PathBuf;
@@ -24,6 +25,15 @@ pub const SCREEN: Screen = Screen {
     ..Screen::BASE
 };
 
+/// The runtimes in a line, with docker's last Kubernetes release from the version table.
+fn runtime_hint() -> String {
+    let docker_until = versions::rule(Feature::Dockershim)
+        .until
+        .map(|m| format!(" (Kubernetes ≤ {m})"))
+        .unwrap_or_default();
+    format!("docker as in the binary guides{docker_until}; containerd as modern clusters use")
+}
+
 fn form(s: &ClusterSpec) -> Form {
     let v = &s.versions;
     let mut fields = vec![
@@ -38,7 +48,7 @@ fn form(s: &ClusterSpec) -> Form {
             },
         )
         .also("versions.kubernetes")
-        .hint("docker as in the classic binary guides; containerd as modern clusters use"),
+        .hint(runtime_hint()),
         Field::text(
             "kubernetes",
             "Kubernetes",
