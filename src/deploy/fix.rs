@@ -44,17 +44,8 @@ pub fn offers(diagnoses: &[(StepRef, Diagnosis)]) -> Vec<FixOffer> {
 }
 
 /// Run the fix `action` for a failure on `host`; `consent` is the user's for a destructive
-/// one. The one place the fix implementations are called from.
-pub async fn apply_fix(
-    ctx: &FixContext<'_>,
-    action: &str,
-    host: &str,
-    consent: bool,
-    emit: &mut Emit<'_>,
-) -> Result<()> {
-    tracing::info!(action, host, "applying a fix");
-    crate::stages::fix::apply(ctx, action, host, consent, emit).await
-}
+/// one. The implementations live with their stages.
+pub use crate::stages::fix::apply as apply_fix;
 
 /// What [`apply_fixes`] tells the front end.
 #[derive(Debug)]

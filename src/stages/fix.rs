@@ -91,6 +91,7 @@ pub async fn apply(
     consent: bool,
     emit: &mut Emit<'_>,
 ) -> Result<()> {
+    tracing::info!(action, host, "applying a fix");
     match fix(action) {
         Some(f) => f.run(ctx, host, consent, emit).await,
         None => bail!("kubewiz has no fix named {action:?}"),
