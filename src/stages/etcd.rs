@@ -153,7 +153,7 @@ fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
             context! {
                 cluster => spec.name, name => h.name, address => h.address,
                 etcd_bin => "/usr/local/bin/etcd", data_dir => DATA_DIR, pki => PKI_DIR,
-                initial_cluster, token,
+                initial_cluster, token, client_port => CLIENT_PORT, peer_port => PEER_PORT,
             },
         )?;
         steps.push(
