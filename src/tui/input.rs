@@ -16,7 +16,8 @@ pub const TAB_SPACES: usize = 4;
 /// Text as pasted or typed, made safe to store and to draw. Terminals send pasted line ends as
 /// CR (some as CRLF): both become LF. Tabs become spaces (YAML refuses tabs; a tab in a host
 /// line separates like a space). Every other control character is dropped: written to the
-/// terminal it would move the cursor and corrupt the screen.
+/// terminal it would move the cursor and corrupt the screen. An escape sequence goes whole
+/// (`ESC [ 2 J`, `ESC ] … BEL`), so no printable tail of it is left behind.
 pub fn normalize(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
@@ -30,11 +31,37 @@ pub fn normalize(text: &str) -> String {
             }
             '\n' => out.push('\n'),
             '\t' => out.push_str(&" ".repeat(TAB_SPACES)),
+            '\x1b' => skip_escape_sequence(&mut chars),
             c if c.is_control() => {}
             c => out.push(c),
         }
     }
     out
+}
+
+/// The rest of an escape sequence after its ESC: CSI (`[` parameters, intermediates, one final
+/// byte), OSC (`]` up to BEL or ESC `\`), or a two-character escape.
+fn skip_escape_sequence(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    match chars.next() {
+        Some('[') => {
+            for c in chars.by_ref() {
+                if ('\x40'..='\x7e').contains(&c) {
+                    break;
+                }
+                if !('\x20'..='\x3f').contains(&c) {
+                    break; // not a CSI after all: drop what was read, keep going
+                }
+            }
+        }
+        Some(']') => {
+            while let Some(c) = chars.next() {
+                if c == '\x07' || (c == '\x1b' && chars.next_if_eq(&'\\').is_some()) {
+                    break;
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// [`normalize`] for a one-line field: line ends are dropped too.
@@ -616,7 +643,14 @@ mod tests {
     fn pasted_line_ends_and_tabs_are_normalised() {
         assert_eq!(normalize("a\rb\r\nc\nd\r"), "a\nb\nc\nd\n");
         assert_eq!(normalize("1.2.3.4\tnode1"), "1.2.3.4    node1");
-        assert_eq!(normalize("x\u{1b}[31my\u{7}\u{0}z"), "x[31myz");
+        // Escape sequences go whole: no "[31m" or "[2J" tail left in a field.
+        assert_eq!(normalize("x\u{1b}[31my\u{7}\u{0}z"), "xyz");
+        assert_eq!(normalize("10.0.0.1\u{1b}[2J node1"), "10.0.0.1 node1");
+        assert_eq!(
+            normalize("a\u{1b}]0;title\u{7}b\u{1b}]8;;x\u{1b}\\c"),
+            "abc"
+        );
+        assert_eq!(normalize("a\u{1b}cb\u{1b}"), "ab");
         assert_eq!(normalize("ünïcode ✓"), "ünïcode ✓");
         assert_eq!(normalize_line("10.0.0.1\r\n"), "10.0.0.1");
         let mut i = LineInput::new("");
