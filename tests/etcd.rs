@@ -1,6 +1,7 @@
 //! The etcd stage on the lab's real machines with real etcd: a healthy cluster and a rerun
 //! that changes nothing, then real failures — a member certificate without its IP, a blocked
-//! peer port, a stale data directory, a port held by another process — each diagnosed from
+//! peer port, a stale data directory, a port held by another process, members stopped, etcd
+//! missing on a host — each diagnosed from
 //! real logs and, where kubewiz can, fixed.
 
 mod common;
@@ -376,4 +377,77 @@ fn port_held_by_another_process_is_named() {
             .any(|(_, s, _)| s.starts_with("etcd/")),
         "no etcd step ran"
     );
+}
+
+/// Members stopped by hand are told so (E11, with since when), not "no quorum"; a host without
+/// etcd is told that etcd is not installed there (E10) and `apply` installs it again.
+#[test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
+fn stopped_members_and_a_missing_etcd_are_named_as_such() {
+    let Some(lab) = common::lab() else { return };
+    let (_dir, file) = cluster_copy(&lab.dir);
+    reset_etcd(&file);
+    let _reset = ResetEtcdOnDrop(&file);
+    deploy_healthy(&file);
+
+    for host in ["node2", "node3"] {
+        exec_on(&file, Some(host), "systemctl stop etcd");
+    }
+    let (code, events) = diagnose(&file);
+    assert_eq!(code, 1, "two members stopped is not healthy");
+    let found = ids(&events);
+    // The stop time from systemd, e.g. "inactive since Tue 2026-12-01 23:20:05 UTC".
+    let since = regex::Regex::new(r"inactive since \w{3} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d").unwrap();
+    for host in ["node2", "node3"] {
+        assert!(
+            found.contains(&(host.to_string(), "E11".to_string())),
+            "{host} is named stopped: {found:?}"
+        );
+        let d = diagnoses(&events)
+            .into_iter()
+            .find(|d| d["host"] == host)
+            .unwrap();
+        let cause = d["diagnosis"]["cause"].as_str().unwrap();
+        assert!(since.is_match(cause), "{cause}");
+    }
+    assert!(
+        !found.iter().any(|(h, id)| h == "node1" && id == "E11"),
+        "node1 runs: {found:?}"
+    );
+
+    // Started again by apply (the start step starts what is not running): healthy.
+    deploy_healthy(&file);
+    let (code, events) = diagnose(&file);
+    assert_eq!(code, 0, "healthy again: {:?}", ids(&events));
+
+    // etcd removed from node3 (unit and binaries moved aside, as on a host never installed).
+    exec_on(
+        &file,
+        Some("node3"),
+        "systemctl stop etcd; mkdir -p /root/etcd-aside && \
+         mv /etc/systemd/system/etcd.service /usr/local/bin/etcd /usr/local/bin/etcdctl /root/etcd-aside/ && \
+         systemctl daemon-reload",
+    );
+    let (_, events) = diagnose(&file);
+    let found = ids(&events);
+    assert!(
+        found.contains(&("node3".to_string(), "E10".to_string())),
+        "node3 is named not installed: {found:?}"
+    );
+    let d = diagnoses(&events)
+        .into_iter()
+        .find(|d| d["host"] == "node3")
+        .unwrap();
+    assert!(
+        d["diagnosis"]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("kubewiz apply"),
+        "{d}"
+    );
+    // apply installs it again and the member rejoins with its data.
+    deploy_healthy(&file);
+    let (code, events) = diagnose(&file);
+    assert_eq!(code, 0, "healthy again: {:?}", ids(&events));
+    exec_on(&file, Some("node3"), "rm -rf /root/etcd-aside");
 }
