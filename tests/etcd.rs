@@ -1,8 +1,7 @@
 //! The etcd stage on the lab's real machines with real etcd: a healthy cluster and a rerun
 //! that changes nothing, then real failures — a member certificate without its IP, a blocked
 //! peer port, a stale data directory, a port held by another process, members stopped, etcd
-//! missing on a host — each diagnosed from
-//! real logs and, where kubewiz can, fixed.
+//! missing on a host — each diagnosed from real logs and, where kubewiz can, fixed.
 
 mod common;
 
