@@ -4,9 +4,9 @@
 
 mod common;
 
-use kubewiz::cli::targets::{host_key_policy, ssh_targets};
 use kubewiz::cluster_dir::ClusterDir;
 use kubewiz::config;
+use kubewiz::deploy::targets::{host_key_policy, ssh_targets};
 use kubewiz::engine::{self, CancellationToken, HostPool, RunOptions};
 use kubewiz::events::{Event, OutputStream, SkipReason, StepOutcome, WaitFor};
 use kubewiz::plan::{HostSteps, Plan, RetryPolicy, Stage, Step, StepScope};

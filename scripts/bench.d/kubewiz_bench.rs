@@ -23,9 +23,9 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use futures::future::join_all;
-use kubewiz::cli::targets::{host_key_policy, ssh_targets};
 use kubewiz::cluster_dir::ClusterDir;
 use kubewiz::config::ResolvedHost;
+use kubewiz::deploy::targets::{host_key_policy, ssh_targets};
 use kubewiz::engine::{self, CancellationToken, HostPool, RunOptions};
 use kubewiz::plan::{HostSteps, Plan, Stage, Step, StepAction};
 use kubewiz::ssh::{UploadRequest, UploadSource};

@@ -16,10 +16,6 @@ use std::process::ExitCode;
 use crate::config;
 use crate::output::Format;
 
-/// SSH targets from the cluster file's hosts (moved to [`crate::deploy`]; kept here for the
-/// tests and the bench that name it).
-pub use crate::deploy::targets;
-
 #[derive(Debug, Parser)]
 #[command(
     name = "kubewiz",
