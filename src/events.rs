@@ -305,6 +305,13 @@ pub enum Event {
         at: StepRef,
         diagnosis: Diagnosis,
     },
+    /// `kubewiz diagnose`: a host passed its stage's health check; `warnings` are what the
+    /// cluster view and the unit's journal show all the same (TLS or raft errors).
+    Healthy {
+        #[serde(flatten)]
+        at: StepRef,
+        warnings: Vec<Evidence>,
+    },
     PlanFinished {
         ok: bool,
         /// Set when the user interrupted the run (Ctrl-C): the journal lets the next run resume.

@@ -281,7 +281,7 @@ fn lab_bad_member_logs_give_e1_with_the_peer_ip() {
     evidence.push(("step output".into(), LAB_ETCDCTL.into()));
     let d = Catalog::builtin().diagnose("etcd", &evidence);
     assert_eq!(id(&d), "E1", "{d:#?}");
-    assert!(d.cause.contains("peer 10.77.0.11"), "{}", d.cause);
+    assert!(d.cause.contains("and 10.77.0.11 fails"), "{}", d.cause);
     let matched: Vec<&str> = d
         .evidence
         .iter()

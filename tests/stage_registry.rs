@@ -28,6 +28,7 @@ const THROWAWAY: StageDef = StageDef {
     health: Health {
         role: Some(Role::Node),
         command: Some(|| "systemctl is-active --quiet throwaway".into()),
+        view: None,
     },
     fixes: &[FixDef {
         name: "poke-throwaway",

@@ -5,11 +5,15 @@
 use super::run::pool;
 use super::{ConnectArgs, FileArg};
 use crate::cluster_dir::ClusterDir;
+use crate::config::ResolvedHost;
 use crate::engine::evidence;
-use crate::events::Event;
+use crate::engine::HostPool;
+use crate::events::{Event, Evidence};
 use crate::output::{Format, PlainPrinter};
+use crate::ssh::Connection;
 use crate::ssh::ExecRequest;
 use crate::stages;
+use crate::stages::{Finding, Severity};
 use anyhow::{bail, Result};
 use clap::Args;
 use std::io::Write;
@@ -46,54 +50,74 @@ pub async fn run(args: DiagnoseArgs) -> Result<ExitCode> {
     let pool = pool(&hosts, &dir, &args.connect)?;
     let mut printer = PlainPrinter::new(super::use_color(), true);
     let mut unhealthy = 0;
-
     let stage = args.stage.as_str();
-    let checks = hosts.iter().map(|h| {
-        let (pool, units, health) = (pool.clone(), units.clone(), health.clone());
+
+    // Each host's own check and the stage's view across hosts, at once.
+    let local = futures::future::join_all(hosts.iter().map(|h| local_check(&pool, h, &health)));
+    let ctx = crate::stages::FixContext {
+        spec,
+        dir: &dir,
+        pool: &*pool,
+    };
+    let view = async {
+        match check.view {
+            Some(view) => view(&ctx).await,
+            None => vec![],
+        }
+    };
+    let (local, findings) = futures::join!(local, view);
+    for f in &findings {
+        tracing::info!(host = %f.host, severity = ?f.severity, source = %f.source, "{}", f.line);
+    }
+
+    let verdicts = local.into_iter().map(|(host, conn, output)| {
+        let (units, findings) = (&units, &findings);
         async move {
-            let conn = match pool.connection(&h.name).await {
+            let mine: Vec<&Finding> = findings.iter().filter(|f| f.host == host).collect();
+            let problem = mine.iter().any(|f| f.severity == Severity::Problem);
+            let conn = match conn {
                 Ok(c) => c,
-                Err(e) => return (h.name.clone(), Some(vec![e.to_string()]), None),
+                Err(e) => return (host, Verdict::CannotCheck(e)),
             };
-            let mut output = vec![];
-            if let Some(cmd) = &health {
-                let req = ExecRequest {
-                    command: cmd.clone(),
-                    sudo: true,
-                    timeout: Some(Duration::from_secs(15)),
-                    stdin: None,
-                };
-                let ok = matches!(
-                    conn.exec(&req, &mut |l| output.push(l.line)).await,
-                    Ok(o) if o.exit_status == Some(0)
-                );
-                if ok {
-                    return (h.name.clone(), None, None);
-                }
+            if output.is_none() && !problem {
+                let mut warnings: Vec<Evidence> = mine
+                    .iter()
+                    .map(|f| Evidence {
+                        source: f.source.clone(),
+                        line: f.line.clone(),
+                        matched: false,
+                    })
+                    .collect();
+                warnings.extend(evidence::journal_warnings(&conn, stage, units).await);
+                return (host, Verdict::Healthy(warnings));
             }
-            let d = evidence::diagnose(Some(&conn), stage, &units, &output).await;
-            (h.name.clone(), Some(output), Some(d))
+            let extra: Vec<(String, String)> = mine
+                .iter()
+                .map(|f| (f.source.clone(), f.line.clone()))
+                .collect();
+            let output = output.unwrap_or_default();
+            let d = evidence::diagnose_with(Some(&conn), stage, units, &output, &extra).await;
+            (host, Verdict::Unhealthy(d))
         }
     });
-    for (host, output, diagnosis) in futures::future::join_all(checks).await {
+    for (host, verdict) in futures::future::join_all(verdicts).await {
+        let at = crate::events::StepRef::new(stage, "diagnose", &host);
+        let ev = match verdict {
+            Verdict::Healthy(warnings) => Event::Healthy { at, warnings },
+            Verdict::Unhealthy(diagnosis) => {
+                unhealthy += 1;
+                Event::Diagnosis { at, diagnosis }
+            }
+            Verdict::CannotCheck(err) => {
+                unhealthy += 1;
+                writeln!(std::io::stdout().lock(), "{host}: cannot check: {err}")?;
+                continue;
+            }
+        };
         let mut out = std::io::stdout().lock();
-        match (output, diagnosis) {
-            (None, _) => writeln!(out, "{host}: {} is healthy", args.stage)?,
-            (Some(_), Some(d)) => {
-                unhealthy += 1;
-                let ev = Event::Diagnosis {
-                    at: crate::events::StepRef::new(&args.stage, "diagnose", &host),
-                    diagnosis: d,
-                };
-                match args.connect.output {
-                    Format::Json => writeln!(out, "{}", serde_json::to_string(&ev)?)?,
-                    Format::Plain => printer.write(&mut out, &ev)?,
-                }
-            }
-            (Some(err), None) => {
-                unhealthy += 1;
-                writeln!(out, "{host}: cannot check: {}", err.join("; "))?;
-            }
+        match args.connect.output {
+            Format::Json => writeln!(out, "{}", serde_json::to_string(&ev)?)?,
+            Format::Plain => printer.write(&mut out, &ev)?,
         }
     }
     pool.close_all().await;
@@ -106,6 +130,40 @@ pub async fn run(args: DiagnoseArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+enum Verdict {
+    Healthy(Vec<Evidence>),
+    Unhealthy(crate::events::Diagnosis),
+    CannotCheck(String),
+}
+
+/// A host's own health command: its connection, and None when it passed, else its output.
+async fn local_check(
+    pool: &HostPool,
+    host: &ResolvedHost,
+    health: &Option<String>,
+) -> (String, Result<Connection, String>, Option<Vec<String>>) {
+    let conn = match pool.connection(&host.name).await {
+        Ok(c) => c,
+        Err(e) => return (host.name.clone(), Err(e.to_string()), None),
+    };
+    let Some(cmd) = health else {
+        // No probe: evidence is always gathered.
+        return (host.name.clone(), Ok(conn), Some(vec![]));
+    };
+    let req = ExecRequest {
+        command: cmd.clone(),
+        sudo: true,
+        timeout: Some(Duration::from_secs(15)),
+        stdin: None,
+    };
+    let mut output = vec![];
+    let ok = matches!(
+        conn.exec(&req, &mut |l| output.push(l.line)).await,
+        Ok(o) if o.exit_status == Some(0)
+    );
+    (host.name.clone(), Ok(conn), (!ok).then_some(output))
 }
 
 /// `--stage`'s help: the registry's stages.

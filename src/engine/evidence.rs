@@ -16,11 +16,25 @@ pub async fn diagnose(
     units: &[String],
     step_output: &[String],
 ) -> Diagnosis {
+    diagnose_with(conn, stage, units, step_output, &[]).await
+}
+
+/// [`diagnose`] with evidence gathered elsewhere (a stage's cluster view), as (source, line),
+/// put before the host's own.
+pub async fn diagnose_with(
+    conn: Option<&Connection>,
+    stage: &str,
+    units: &[String],
+    step_output: &[String],
+    extra: &[(String, String)],
+) -> Diagnosis {
     let catalog = Catalog::builtin();
-    let mut evidence: Vec<(String, String)> = step_output
-        .iter()
-        .map(|l| ("step output".to_string(), l.clone()))
-        .collect();
+    let mut evidence: Vec<(String, String)> = extra.to_vec();
+    evidence.extend(
+        step_output
+            .iter()
+            .map(|l| ("step output".to_string(), l.clone())),
+    );
     if let Some(conn) = conn {
         // Every journal and probe command at once, on channels of the one connection; the
         // evidence keeps their order (journals first, then probes in the catalog's ranking).
@@ -49,6 +63,52 @@ pub async fn diagnose(
         }
     }
     catalog.diagnose(stage, &evidence)
+}
+
+/// How far back a healthy host's journal is read for warnings.
+const WARNING_WINDOW: &str = "-15 min";
+
+/// On a healthy host: the known failures its units' journals still show (TLS or raft errors
+/// of the current run, in the last minutes), one line per entry with the line that matched.
+pub async fn journal_warnings(
+    conn: &Connection,
+    stage: &str,
+    units: &[String],
+) -> Vec<crate::events::Evidence> {
+    let catalog = Catalog::builtin();
+    let mut evidence = vec![];
+    for unit in units {
+        let cmd = format!(
+            "id=$(systemctl show -p InvocationID --value {unit} 2>/dev/null); \
+             [ -n \"$id\" ] && journalctl -o cat -n {JOURNAL_LINES} --no-pager --since '{WARNING_WINDOW}' _SYSTEMD_INVOCATION_ID=$id"
+        );
+        let source = format!("journalctl -u {unit}");
+        evidence.extend(
+            run(conn, &cmd)
+                .await
+                .into_iter()
+                .map(|l| (source.clone(), l)),
+        );
+    }
+    catalog
+        .matches(stage, &evidence)
+        .into_iter()
+        .filter(|m| m.entry.in_stage(stage) || m.entry.is_root_cause())
+        .filter_map(|m| {
+            // The latest line is the one that says the failure is still going on.
+            let &i = m.lines.last()?;
+            Some(crate::events::Evidence {
+                source: evidence[i].0.clone(),
+                line: format!(
+                    "{} {}: {}",
+                    m.entry.id,
+                    m.entry.title,
+                    evidence[i].1.trim_end()
+                ),
+                matched: true,
+            })
+        })
+        .collect()
 }
 
 /// A read-only evidence command; its failure is just less evidence.

@@ -204,6 +204,19 @@ impl PlainPrinter {
                 }
                 Ok(())
             }
+            Event::Healthy { at, warnings } => {
+                let head = format!("{} is healthy", at.stage);
+                writeln!(out, "{}: {}", at.host, self.paint(GREEN, &head))?;
+                for e in warnings {
+                    writeln!(
+                        out,
+                        "    warning ({}): {}",
+                        e.source,
+                        self.paint(YELLOW, &e.line)
+                    )?;
+                }
+                Ok(())
+            }
             Event::PlanFinished {
                 ok,
                 interrupted,

@@ -44,9 +44,10 @@ mod kubeconfig;
 mod layout;
 mod report;
 mod store;
+pub mod tls_check;
 
 pub use check::{check, list, CertRow, CheckFinding, CheckReport};
-pub use inspect::{format_time, parse_cert_pem, CertInfo};
+pub use inspect::{format_time, parse_cert_der, parse_cert_pem, rfc3339, CertInfo};
 pub use layout::{
     apiserver_url, kubeconfigs, leaves, CaKind, KubeconfigSpec, LeafSpec, San, Usage,
     CA_VALIDITY_DAYS, LEAF_VALIDITY_DAYS,
@@ -252,6 +253,16 @@ pub fn etcd_member_files_available(dir: &ClusterDir, spec: &ClusterSpec) -> bool
 /// `<cluster dir>/pki/etcd/ca.crt`.
 pub fn etcd_ca_cert_path(dir: &ClusterDir) -> PathBuf {
     pki_dir(dir).join("etcd").join("ca.crt")
+}
+
+/// `<cluster dir>/pki/etcd/healthcheck-client.{crt,key}`: the client identity that checks
+/// members (on the members with etcdctl, from the control machine through a tunnel).
+pub fn etcd_healthcheck_client_paths(dir: &ClusterDir) -> (PathBuf, PathBuf) {
+    let etcd = pki_dir(dir).join("etcd");
+    (
+        etcd.join("healthcheck-client.crt"),
+        etcd.join("healthcheck-client.key"),
+    )
 }
 
 /// `<cluster dir>/kubeconfigs/admin.conf`.

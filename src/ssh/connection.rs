@@ -331,7 +331,7 @@ impl Connection {
     }
 
     /// The live session, reconnecting if there is none or it has closed.
-    async fn session(&self) -> Result<Arc<Handle<Client>>, SshError> {
+    pub(super) async fn session(&self) -> Result<Arc<Handle<Client>>, SshError> {
         let mut guard = self.inner.session.lock().await;
         if let Some(h) = guard.as_ref() {
             if !h.is_closed() {

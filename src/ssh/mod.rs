@@ -23,6 +23,7 @@ pub mod known_hosts;
 mod lines;
 pub mod shell;
 mod target;
+mod tunnel;
 mod upload;
 
 pub use auth::{key_is_encrypted, load_private_key};
@@ -32,6 +33,7 @@ pub use exec::{ExecOutcome, ExecRequest, OutputLine, Stream};
 pub use known_hosts::{fingerprint, HostKeyPolicy};
 pub use lines::LineSplitter;
 pub use target::{Secret, SshAuth, SshTarget};
+pub use tunnel::TunnelError;
 pub use upload::{
     Options as UploadOptions, UploadMethod, UploadOutcome, UploadRequest, UploadSource,
 };

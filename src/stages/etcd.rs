@@ -2,6 +2,8 @@
 //! wait for health, then a health/status/member table. Its fixes: re-issue member certificates,
 //! restart the members together, move stale data directories aside.
 
+pub mod view;
+
 use super::fix::{hosts_with, run_script_on, Emit, FixContext, FixDef};
 use super::release::{install_steps, Release};
 use super::templates::touch_restart_marker;
@@ -26,6 +28,7 @@ pub const STAGE: StageDef = StageDef {
     health: Health {
         role: Some(Role::Etcd),
         command: Some(health_command),
+        view: Some(view::view),
     },
     fixes: &[
         FixDef {

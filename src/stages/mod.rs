@@ -94,6 +94,30 @@ pub struct Health {
     /// The command run on each of them (with sudo); the host is healthy when it exits 0, and
     /// evidence is gathered otherwise. None: no probe, evidence is always gathered.
     pub command: Option<fn() -> String>,
+    /// The stage as seen across hosts (a client's view, peers, quorum), run once for all hosts
+    /// after the per-host commands; its findings join each host's evidence.
+    pub view: Option<ViewFn>,
+}
+
+/// A stage's cluster-wide look at a live cluster (the live context fixes get, too).
+pub type ViewFn = for<'a> fn(&'a FixContext<'a>) -> futures::future::BoxFuture<'a, Vec<Finding>>;
+
+/// One thing a [`ViewFn`] found about a host: an evidence line in kubewiz's own words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub host: String,
+    pub severity: Severity,
+    /// Where it comes from, as an evidence source ("client view").
+    pub source: String,
+    pub line: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The host is not healthy, whatever its own check says.
+    Problem,
+    /// Worth showing; the host stays healthy.
+    Warning,
 }
 
 impl Health {
@@ -102,6 +126,7 @@ impl Health {
     pub const EVERY_HOST_EVIDENCE: Health = Health {
         role: None,
         command: None,
+        view: None,
     };
 }
 
@@ -131,6 +156,7 @@ pub struct HealthCheck {
     pub units: Vec<String>,
     /// The probe each host runs (healthy when it exits 0); None: evidence is always gathered.
     pub command: Option<String>,
+    pub view: Option<ViewFn>,
 }
 
 /// The health check of the stage `name` of `registry`, or None when it has no such stage.
@@ -144,6 +170,7 @@ pub fn health_check(registry: &[StageDef], spec: &ClusterSpec, name: &str) -> Op
             .collect(),
         units: def.units.iter().map(|u| u.to_string()).collect(),
         command: def.health.command.map(|c| c()),
+        view: def.health.view,
     })
 }
 

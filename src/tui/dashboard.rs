@@ -452,6 +452,8 @@ impl Dashboard {
                     }
                 }
             }
+            // Only `kubewiz diagnose` says it; a deployment's dashboard has steps for that.
+            Event::Healthy { .. } => {}
             Event::PlanFinished {
                 ok,
                 interrupted,
