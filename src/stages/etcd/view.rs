@@ -351,16 +351,24 @@ pub fn analyse(members: &[Member], g: &Gathered) -> Vec<Finding> {
             (false, true) => "inbound only",
             _ => "outbound only",
         };
-        let line = format!(
-            "{} ({}) is cut off from its peers ({direction}): {}",
-            m.name,
-            m.address,
-            parts.join("; ")
-        );
-        let severity = if peers_of(inbound, outbound) == worst {
-            Severity::Problem
+        // Only the member that fails with the most peers is called cut off; the others are
+        // told whom they lost, in words no catalog entry blames them for.
+        let (severity, line) = if peers_of(inbound, outbound) == worst {
+            let line = format!(
+                "{} ({}) is cut off from its peers ({direction}): {}",
+                m.name,
+                m.address,
+                parts.join("; ")
+            );
+            (Severity::Problem, line)
         } else {
-            Severity::Warning
+            let line = format!(
+                "{} ({}) does not exchange with every peer ({direction}): {}",
+                m.name,
+                m.address,
+                parts.join("; ")
+            );
+            (Severity::Warning, line)
         };
         out.push(Finding {
             host: m.name.clone(),
