@@ -342,6 +342,14 @@ fn member_cut_off_by_a_bridge_firewall_is_named_with_its_peers() {
         "node1 and node2 keep their quorum: {:?}",
         ids(&events)
     );
+    // apply says the same when node3's health step fails: the stage's view joins the evidence.
+    let (code, events) = apply_json(&file, &["--only-stages", "etcd"]);
+    assert_ne!(code, 0, "node3 cannot be healthy while cut off");
+    let d = diagnoses(&events)
+        .into_iter()
+        .find(|d| d["host"] == "node3")
+        .unwrap_or_else(|| panic!("node3 diagnosed by apply: {:?}", failures(&events)));
+    assert_eq!(d["diagnosis"]["id"], "E13", "{d}");
     drop(_rules);
     // The path open again, the member catches up by itself.
     let events = diagnose_until(&file, 90, |ids| ids.is_empty());

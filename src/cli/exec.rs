@@ -92,6 +92,7 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
             journal: None,
             rerun_stages: vec![],
             partial: false,
+            views: Default::default(),
         },
         show_step: false,
         cancel: ctrl_c(),

@@ -78,14 +78,39 @@ pub fn prepare(req: &Request) -> Result<Prepared> {
     let pki = crate::pki::ensure(&req.dir, &req.spec)?;
     let mut plan = crate::stages::build_plan(&req.spec, &req.dir, &req.plan)?;
     let rerun = req.narrowing.apply(&mut plan).map_err(anyhow::Error::msg)?;
-    let options = run_options(
+    let mut options = run_options(
         &req.dir,
         &req.narrowing,
         rerun,
         &req.retry_stages,
         req.parallel,
     );
+    options.views = stage_views(&plan, &req.spec, &req.dir);
     Ok(Prepared { plan, options, pki })
+}
+
+/// The cluster-wide views of the plan's stages that have one, bound to this cluster.
+fn stage_views(plan: &Plan, spec: &ClusterSpec, dir: &ClusterDir) -> engine::StageViews {
+    let mut views = engine::StageViews::default();
+    for stage in &plan.stages {
+        let Some(view) = crate::stages::stage(&stage.name).and_then(|s| s.health.view) else {
+            continue;
+        };
+        let (spec, dir) = (spec.clone(), dir.clone());
+        let run: engine::StageView = Arc::new(move |pool: Arc<HostPool>| {
+            let (spec, dir) = (spec.clone(), dir.clone());
+            Box::pin(async move {
+                let ctx = crate::stages::FixContext {
+                    spec: &spec,
+                    dir: &dir,
+                    pool: &*pool,
+                };
+                view(&ctx).await
+            })
+        });
+        views.0.insert(stage.name.clone(), run);
+    }
+    views
 }
 
 /// The hosts the plan runs on (a narrowed plan connects only to those).

@@ -105,6 +105,7 @@ pub fn run_options(
         journal: Some(dir.journal()),
         rerun_stages,
         partial: narrowing.partial(),
+        views: Default::default(),
     }
 }
 

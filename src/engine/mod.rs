@@ -37,6 +37,26 @@ pub struct RunOptions {
     /// A narrowed plan (one step, some hosts or stages): its success does not complete the
     /// run in the journal, so the full plan run after it still resumes.
     pub partial: bool,
+    /// Per stage, its cluster-wide view ([`crate::stages::Health::view`]): when a step of that
+    /// stage fails, the view runs once and its findings about the host join the evidence, so
+    /// `apply` diagnoses as `kubewiz diagnose` does.
+    pub views: StageViews,
+}
+
+/// A stage's view, ready to run on the engine's pool.
+pub type StageView = Arc<
+    dyn Fn(Arc<HostPool>) -> futures::future::BoxFuture<'static, Vec<crate::stages::Finding>>
+        + Send
+        + Sync,
+>;
+
+#[derive(Clone, Default)]
+pub struct StageViews(pub std::collections::BTreeMap<String, StageView>);
+
+impl std::fmt::Debug for StageViews {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
 }
 
 impl Default for RunOptions {
@@ -46,6 +66,7 @@ impl Default for RunOptions {
             journal: None,
             rerun_stages: vec![],
             partial: false,
+            views: StageViews::default(),
         }
     }
 }
@@ -133,6 +154,12 @@ pub async fn run(
         let sync = Arc::new(StageSync::new(
             stage.hosts.iter().map(|h| h.host.clone()).collect(),
         ));
+        // One run of the stage's view for all of its failures.
+        let view = opts
+            .views
+            .0
+            .get(&stage.name)
+            .map(|v| (v.clone(), Arc::new(tokio::sync::OnceCell::new())));
         let mut tasks = tokio::task::JoinSet::new();
         for (index, host_steps) in stage.hosts.iter().enumerate() {
             let ctx = HostRun {
@@ -149,6 +176,7 @@ pub async fn run(
                     .collect(),
                 stage: stage.name.clone(),
                 units: stage.units.clone(),
+                view: view.clone(),
                 steps: host_steps.clone(),
                 sync: sync.clone(),
                 limit: limit.clone(),
@@ -242,6 +270,11 @@ struct HostRun {
     stage: String,
     /// systemd units whose journal explains a failure of this stage.
     units: Vec<String>,
+    /// The stage's view and, once it ran, its findings.
+    view: Option<(
+        StageView,
+        Arc<tokio::sync::OnceCell<Vec<crate::stages::Finding>>>,
+    )>,
     steps: HostSteps,
     sync: Arc<StageSync>,
     limit: Arc<Semaphore>,
@@ -474,8 +507,19 @@ impl HostRun {
     async fn explain(&self, at: &StepRef, last_lines: &[String]) -> Diagnosis {
         let _permit = self.limit.clone().acquire_owned().await;
         let conn = self.pool.connection(&at.host).await.ok();
+        let mut extra = vec![];
+        if let Some((view, findings)) = &self.view {
+            let findings = findings.get_or_init(|| view(self.pool.clone())).await;
+            extra.extend(
+                findings
+                    .iter()
+                    .filter(|f| f.host == at.host)
+                    .map(|f| (f.source.clone(), f.line.clone())),
+            );
+        }
         let diagnosis =
-            evidence::diagnose(conn.as_ref(), &self.stage, &self.units, last_lines).await;
+            evidence::diagnose_with(conn.as_ref(), &self.stage, &self.units, last_lines, &extra)
+                .await;
         tracing::info!(step = %at, id = ?diagnosis.id, "diagnosis");
         send(
             &self.tx,
