@@ -65,8 +65,9 @@ pub async fn diagnose_with(
     catalog.diagnose(stage, &evidence)
 }
 
-/// How far back a healthy host's journal is read for warnings.
-const WARNING_WINDOW: &str = "-15 min";
+/// How far back a healthy host's journal is read for warnings: an ongoing failure repeats
+/// within seconds (raft probes), and one fixed a few minutes ago no longer shows.
+const WARNING_WINDOW: &str = "-3 min";
 
 /// On a healthy host: the known failures its units' journals still show (TLS or raft errors
 /// of the current run, in the last minutes), one line per entry with the line that matched.

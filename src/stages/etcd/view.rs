@@ -19,6 +19,9 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
+/// A member this many raft entries behind the most advanced one is reported as far behind
+/// (a healthy member trails by a handful; catching up after a restart takes seconds).
+const FAR_BEHIND: u64 = 10_000;
 /// How long one member may take to answer one check through one tunnel.
 const ANSWER_WITHIN: Duration = Duration::from_secs(4);
 /// Source of the findings made from the client checks.
@@ -58,6 +61,8 @@ pub struct Gathered {
     /// member → fingerprint of its ca.crt, compared with the cluster directory's.
     pub ca_fingerprint: BTreeMap<String, String>,
     pub cluster_ca_fingerprint: String,
+    /// member → its raft index, as it reports it itself.
+    pub raft_index: BTreeMap<String, u64>,
 }
 
 /// The registry's view function for etcd.
@@ -116,7 +121,7 @@ async fn gather(ctx: &FixContext<'_>, members: &[Member]) -> Result<Gathered, St
                             reach.push(((via.name.clone(), t.name.clone(), port), r));
                         }
                     }
-                    return (via.name.clone(), reach, None, vec![], None);
+                    return (via.name.clone(), reach, MemberState::default());
                 }
             };
             for t in members {
@@ -126,16 +131,18 @@ async fn gather(ctx: &FixContext<'_>, members: &[Member]) -> Result<Gathered, St
                     reach.push(((via.name.clone(), t.name.clone(), port), r));
                 }
             }
-            let (active, files, ca) = member_files(&conn).await;
-            (via.name.clone(), reach, active, files, ca)
+            (via.name.clone(), reach, member_state(&conn).await)
         }
     });
-    for (name, reach, active, files, ca) in futures::future::join_all(per_via).await {
+    for (name, reach, state) in futures::future::join_all(per_via).await {
         g.reach.extend(reach);
-        g.active.insert(name.clone(), active);
-        g.files.insert(name.clone(), files);
-        if let Some(ca) = ca {
-            g.ca_fingerprint.insert(name, ca);
+        g.active.insert(name.clone(), state.active);
+        g.files.insert(name.clone(), state.files);
+        if let Some(ca) = state.ca_fingerprint {
+            g.ca_fingerprint.insert(name.clone(), ca);
+        }
+        if let Some(index) = state.raft_index {
+            g.raft_index.insert(name, index);
         }
     }
     Ok(g)
@@ -162,26 +169,37 @@ async fn check(
     }
 }
 
-/// The unit's state and the member's certificate files (public certificates only).
-async fn member_files(
-    conn: &crate::ssh::Connection,
-) -> (Option<String>, Vec<(String, CertInfo)>, Option<String>) {
+/// What a member says about itself: its unit's state, its certificate files (public
+/// certificates only) and its raft index.
+#[derive(Debug, Default)]
+struct MemberState {
+    active: Option<String>,
+    files: Vec<(String, CertInfo)>,
+    ca_fingerprint: Option<String>,
+    raft_index: Option<u64>,
+}
+
+async fn member_state(conn: &crate::ssh::Connection) -> MemberState {
+    let etcdctl = super::etcdctl();
     let script = format!(
         "echo \"active=$(systemctl show etcd -p ActiveState --value 2>/dev/null)\"; \
+         echo \"raft=$({etcdctl} endpoint status -w fields 2>/dev/null | sed -n 's/^\"RaftIndex\" : //p')\"; \
          for f in server.crt peer.crt ca.crt; do echo \"@@ $f\"; cat {PKI_DIR}/$f 2>/dev/null; done"
     );
     let req = ExecRequest::new(script)
         .sudo(true)
         .timeout(Duration::from_secs(15));
     let mut lines = vec![];
+    let mut state = MemberState::default();
     if conn.exec(&req, &mut |l| lines.push(l.line)).await.is_err() {
-        return (None, vec![], None);
+        return state;
     }
-    let mut active = None;
     let mut sections: Vec<(String, String)> = vec![];
     for l in lines {
         if let Some(a) = l.strip_prefix("active=") {
-            active = Some(a.trim().to_string());
+            state.active = Some(a.trim().to_string()).filter(|a| !a.is_empty());
+        } else if let Some(r) = l.strip_prefix("raft=") {
+            state.raft_index = r.trim().parse().ok();
         } else if let Some(name) = l.strip_prefix("@@ ") {
             sections.push((name.to_string(), String::new()));
         } else if let Some((_, text)) = sections.last_mut() {
@@ -189,19 +207,17 @@ async fn member_files(
             text.push('\n');
         }
     }
-    let mut files = vec![];
-    let mut ca = None;
     for (name, text) in sections {
         let Ok(info) = crate::pki::parse_cert_pem(text.as_bytes()) else {
             continue;
         };
         if name == "ca.crt" {
-            ca = Some(info.fingerprint());
+            state.ca_fingerprint = Some(info.fingerprint());
         } else {
-            files.push((name, info));
+            state.files.push((name, info));
         }
     }
-    (active.filter(|a| !a.is_empty()), files, ca)
+    state
 }
 
 /// The findings, per member. Pure: every rule here is tested below on constructed data.
@@ -406,6 +422,23 @@ pub fn analyse(members: &[Member], g: &Gathered) -> Vec<Finding> {
         }
     }
 
+    // A member far behind the most advanced one: it does not apply what it is sent, or is still
+    // catching up from a snapshot.
+    if let Some((ahead, &max)) = g.raft_index.iter().max_by_key(|(_, i)| **i) {
+        for (name, &index) in &g.raft_index {
+            if max - index >= FAR_BEHIND {
+                out.push(problem(
+                    name,
+                    SOURCE,
+                    format!(
+                        "{name} is far behind: raft index {index}, {} behind {ahead} ({max})",
+                        max - index
+                    ),
+                ));
+            }
+        }
+    }
+
     // A running member that answers TLS but says it is unhealthy, from every via that got in.
     for t in &runners {
         let bodies: Vec<(&str, &str)> = members
@@ -587,6 +620,21 @@ mod tests {
         g.active.insert("node3".into(), Some("inactive".into()));
         let f = analyse(&members(), &g);
         assert!(f.iter().all(|f| !f.line.starts_with("quorum lost")), "{f:?}");
+    }
+
+    #[test]
+    fn a_member_far_behind_is_named_with_the_gap() {
+        let mut g = healthy();
+        g.raft_index = [("node1", 60_010), ("node2", 60_000), ("node3", 50_000)]
+            .into_iter()
+            .map(|(n, i)| (n.to_string(), i))
+            .collect();
+        let f = analyse(&members(), &g);
+        assert_eq!(
+            lines(&f, "node3", Severity::Problem),
+            ["node3 is far behind: raft index 50000, 10010 behind node1 (60010)"]
+        );
+        assert!(lines(&f, "node2", Severity::Problem).is_empty(), "{f:?}");
     }
 
     #[test]
