@@ -422,6 +422,28 @@ pub fn analyse(members: &[Member], g: &Gathered) -> Vec<Finding> {
         }
     }
 
+    // A member whose sshd cannot be used for the view: say so, or its silence reads as health.
+    for via in members {
+        let mut reasons: Vec<&str> = g
+            .reach
+            .iter()
+            .filter(|((v, _, _), _)| *v == via.name)
+            .filter_map(|(_, r)| match r {
+                Reach::Unknown(why) => Some(why.as_str()),
+                _ => None,
+            })
+            .collect();
+        reasons.dedup();
+        if let Some(why) = reasons.first() {
+            out.push(Finding {
+                host: via.name.clone(),
+                severity: Severity::Warning,
+                source: SOURCE.into(),
+                line: format!("no client view through {}: {why}", via.name),
+            });
+        }
+    }
+
     // A member far behind the most advanced one: it does not apply what it is sent, or is still
     // catching up from a snapshot.
     if let Some((ahead, &max)) = g.raft_index.iter().max_by_key(|(_, i)| **i) {
@@ -620,6 +642,25 @@ mod tests {
         g.active.insert("node3".into(), Some("inactive".into()));
         let f = analyse(&members(), &g);
         assert!(f.iter().all(|f| !f.line.starts_with("quorum lost")), "{f:?}");
+    }
+
+    #[test]
+    fn a_member_whose_sshd_forwards_nothing_is_a_warning_not_silence() {
+        let mut g = healthy();
+        for t in ["node1", "node2", "node3"] {
+            for port in [CLIENT_PORT, PEER_PORT] {
+                g.reach.insert(
+                    ("node2".into(), t.into(), port),
+                    Reach::Unknown("node2 does not allow TCP forwarding".into()),
+                );
+            }
+        }
+        let f = analyse(&members(), &g);
+        assert_eq!(
+            lines(&f, "node2", Severity::Warning),
+            ["no client view through node2: node2 does not allow TCP forwarding"]
+        );
+        assert!(f.iter().all(|f| f.severity == Severity::Warning), "{f:?}");
     }
 
     #[test]
