@@ -5,8 +5,10 @@
 use super::run::pool;
 use super::{ConnectArgs, FileArg};
 use crate::cluster_dir::ClusterDir;
-use crate::engine::evidence;
-use crate::events::Event;
+use crate::diagnose::reach::SSH_SOURCE;
+use crate::engine::evidence::{self, HostAccess};
+use crate::engine::HostPool;
+use crate::events::{Diagnosis, Event};
 use crate::output::{Format, PlainPrinter};
 use crate::ssh::ExecRequest;
 use crate::stages;
@@ -51,49 +53,26 @@ pub async fn run(args: DiagnoseArgs) -> Result<ExitCode> {
     let checks = hosts.iter().map(|h| {
         let (pool, units, health) = (pool.clone(), units.clone(), health.clone());
         async move {
-            let conn = match pool.connection(&h.name).await {
-                Ok(c) => c,
-                Err(e) => return (h.name.clone(), Some(vec![e.to_string()]), None),
-            };
-            let mut output = vec![];
-            if let Some(cmd) = &health {
-                let req = ExecRequest {
-                    command: cmd.clone(),
-                    sudo: true,
-                    timeout: Some(Duration::from_secs(15)),
-                    stdin: None,
-                };
-                let ok = matches!(
-                    conn.exec(&req, &mut |l| output.push(l.line)).await,
-                    Ok(o) if o.exit_status == Some(0)
-                );
-                if ok {
-                    return (h.name.clone(), None, None);
-                }
-            }
-            let d = evidence::diagnose(Some(&conn), stage, &units, &output).await;
-            (h.name.clone(), Some(output), Some(d))
+            (
+                h.name.clone(),
+                check_host(&pool, &h.name, stage, &units, &health).await,
+            )
         }
     });
-    for (host, output, diagnosis) in futures::future::join_all(checks).await {
+    for (host, diagnosis) in futures::future::join_all(checks).await {
         let mut out = std::io::stdout().lock();
-        match (output, diagnosis) {
-            (None, _) => writeln!(out, "{host}: {} is healthy", args.stage)?,
-            (Some(_), Some(d)) => {
-                unhealthy += 1;
-                let ev = Event::Diagnosis {
-                    at: crate::events::StepRef::new(&args.stage, "diagnose", &host),
-                    diagnosis: d,
-                };
-                match args.connect.output {
-                    Format::Json => writeln!(out, "{}", serde_json::to_string(&ev)?)?,
-                    Format::Plain => printer.write(&mut out, &ev)?,
-                }
-            }
-            (Some(err), None) => {
-                unhealthy += 1;
-                writeln!(out, "{host}: cannot check: {}", err.join("; "))?;
-            }
+        let Some(d) = diagnosis else {
+            writeln!(out, "{host}: {} is healthy", args.stage)?;
+            continue;
+        };
+        unhealthy += 1;
+        let ev = Event::Diagnosis {
+            at: crate::events::StepRef::new(&args.stage, "diagnose", &host),
+            diagnosis: d,
+        };
+        match args.connect.output {
+            Format::Json => writeln!(out, "{}", serde_json::to_string(&ev)?)?,
+            Format::Plain => printer.write(&mut out, &ev)?,
         }
     }
     pool.close_all().await;
@@ -106,6 +85,50 @@ pub async fn run(args: DiagnoseArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One host: None when the stage's health probe passes, else the diagnosis. A host that cannot
+/// be reached, or whose sudo refuses, is diagnosed from that SSH error (and, unreachable, from
+/// the control machine's probes of it).
+async fn check_host(
+    pool: &HostPool,
+    host: &str,
+    stage: &str,
+    units: &[String],
+    health: &Option<String>,
+) -> Option<Diagnosis> {
+    let conn = match pool.connection(host).await {
+        Ok(c) => c,
+        Err(e) => {
+            let target = pool
+                .target(host)
+                .expect("every checked host is in the pool");
+            let access = HostAccess::Unreachable {
+                address: &target.address,
+                port: target.port,
+            };
+            let known = vec![(SSH_SOURCE.to_string(), e.to_string())];
+            return Some(evidence::diagnose(access, stage, units, known).await);
+        }
+    };
+    let mut output = vec![];
+    let mut ssh_error = None;
+    if let Some(cmd) = health {
+        let req = ExecRequest {
+            command: cmd.clone(),
+            sudo: true,
+            timeout: Some(Duration::from_secs(15)),
+            stdin: None,
+        };
+        match conn.exec(&req, &mut |l| output.push(l.line)).await {
+            Ok(o) if o.exit_status == Some(0) => return None,
+            Ok(_) => {}
+            Err(e) => ssh_error = Some(e.to_string()),
+        }
+    }
+    let mut known = evidence::lines_from("step output", &output);
+    known.extend(ssh_error.map(|e| (SSH_SOURCE.to_string(), e)));
+    Some(evidence::diagnose(HostAccess::Connected(&conn), stage, units, known).await)
 }
 
 /// `--stage`'s help: the registry's stages.
