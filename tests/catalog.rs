@@ -614,3 +614,181 @@ fn get_finds_entries_by_id() {
     );
     assert!(c.get("Z9").is_none());
 }
+
+// ---- hosts kubewiz cannot reach: kubewiz's SSH error, then the control machine's TCP connect
+// and ping (src/diagnose/reach.rs), as the lab printed them.
+
+const LAB_SSH_NO_ROUTE: &str = "cannot connect to node3 (10.77.0.99:22): No route to host (os error 113); check that the machine is up, that the address and port are right and that sshd is running";
+const LAB_SSH_REFUSED: &str = "cannot connect to node3 (10.77.0.13:22): Connection refused (os error 111); check that the machine is up, that the address and port are right and that sshd is running";
+const LAB_SSH_TIMEOUT: &str = "connecting to node3 (10.77.0.13:22) timed out after 10s; check that the machine is up and that nothing blocks port 22 (or the configured port)";
+const LAB_SSH_REJECTED: &str = "cannot connect to node3 (10.77.0.13:22): No route to host (os error 113); check that the machine is up, that the address and port are right and that sshd is running";
+const LAB_SSH_KEY: &str = "node3 (10.77.0.13:22) rejected login as kube with public key /tmp/reach-exp/newkey; check the user name and that the key is in ~kube/.ssh/authorized_keys (or the password)";
+const LAB_SSH_HOST_KEY_UNKNOWN: &str = "the host key of node3 (10.77.0.13:22) is not known (ssh-ed25519 SHA256:/YynTHLuAvT1yWBB3mr7ugeti76k9JtLavjLmRzD44E); verify the fingerprint on the machine (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub) and accept it, or add it to a known_hosts file";
+const LAB_SSH_HOST_KEY_CHANGED: &str = "HOST KEY CHANGED for node3 (10.77.0.13:22): /tmp/reach-exp/hkc/known_hosts:7 records ssh-ed25519 SHA256:03w+LdfaJiyC7NuHXGwYD5UcUj+bDMjbOzWhdv1fRrA but the server presented ssh-ed25519 SHA256:/YynTHLuAvT1yWBB3mr7ugeti76k9JtLavjLmRzD44E; this may be a man-in-the-middle attack; if the machine was legitimately reinstalled, remove that line and connect again";
+const LAB_TCP_OPEN: &str =
+    r#"tcp connect to 10.77.0.13:22: open, answers "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10""#;
+const LAB_TCP_NO_ROUTE_99: &str =
+    "tcp connect to 10.77.0.99:22: no route to host (No route to host (os error 113))";
+const LAB_TCP_REFUSED: &str =
+    "tcp connect to 10.77.0.13:22: refused (Connection refused (os error 111))";
+const LAB_TCP_DROPPED: &str = "tcp connect to 10.77.0.13:22: no answer within 4s";
+const LAB_TCP_REJECTED: &str =
+    "tcp connect to 10.77.0.13:22: no route to host (No route to host (os error 113))";
+const LAB_PING_OK: &str = "ping 10.77.0.13: answers (time=0.046 ms)";
+const LAB_PING_SILENT: &str = "ping 10.77.0.99: no answer within 2s (1 packets transmitted, 0 received, 100% packet loss, time 0ms)";
+const LAB_PING_MISSING: &str =
+    "ping 10.77.0.99: cannot run ping (No such file or directory (os error 2))";
+
+fn unreachable(ssh: &str, tcp: &str, ping: &str) -> Vec<(String, String)> {
+    use kubewiz::diagnose::reach::{SOURCE, SSH_SOURCE};
+    vec![
+        (SSH_SOURCE.to_string(), ssh.to_string()),
+        (SOURCE.to_string(), tcp.to_string()),
+        (SOURCE.to_string(), ping.to_string()),
+    ]
+}
+
+#[test]
+fn an_unreachable_host_is_named_by_the_control_machines_probes() {
+    let c = Catalog::builtin();
+    // (what happened, evidence, id, title)
+    let cases = [
+        (
+            "address nobody has",
+            unreachable(LAB_SSH_NO_ROUTE, LAB_TCP_NO_ROUTE_99, LAB_PING_SILENT),
+            "S1",
+            "10.77.0.99 does not answer: the machine is off or the address is wrong",
+        ),
+        (
+            "sshd stopped",
+            unreachable(LAB_SSH_REFUSED, LAB_TCP_REFUSED, LAB_PING_OK),
+            "S2",
+            "sshd is not listening on 10.77.0.13:22: connection refused",
+        ),
+        (
+            "DROP on port 22",
+            unreachable(LAB_SSH_TIMEOUT, LAB_TCP_DROPPED, LAB_PING_OK),
+            "S3",
+            "port 22 of 10.77.0.13 does not answer: no answer within 4s",
+        ),
+        (
+            "REJECT on port 22",
+            unreachable(LAB_SSH_REJECTED, LAB_TCP_REJECTED, LAB_PING_OK),
+            "S3",
+            "port 22 of 10.77.0.13 does not answer: no route to host",
+        ),
+        // Without ping the control machine cannot tell a host that is off from a REJECT rule:
+        // S3, whose cause says so.
+        (
+            "address nobody has, no ping here",
+            unreachable(LAB_SSH_NO_ROUTE, LAB_TCP_NO_ROUTE_99, LAB_PING_MISSING),
+            "S3",
+            "port 22 of 10.77.0.99 does not answer: no route to host",
+        ),
+        (
+            "key refused",
+            unreachable(LAB_SSH_KEY, LAB_TCP_OPEN, LAB_PING_OK),
+            "S4",
+            "node3 (10.77.0.13:22) refuses the login of kube with public key /tmp/reach-exp/newkey",
+        ),
+        (
+            "host key unknown",
+            unreachable(LAB_SSH_HOST_KEY_UNKNOWN, LAB_TCP_OPEN, LAB_PING_OK),
+            "S6",
+            "the host key of node3 (10.77.0.13:22) is not known yet",
+        ),
+        (
+            "host key changed",
+            unreachable(LAB_SSH_HOST_KEY_CHANGED, LAB_TCP_OPEN, LAB_PING_OK),
+            "S7",
+            "the host key of node3 (10.77.0.13:22) has changed",
+        ),
+    ];
+    for (what, evidence, want, title) in cases {
+        for stage in ["preflight", "prep", "etcd"] {
+            let d = c.diagnose(stage, &evidence);
+            assert_eq!(id(&d), want, "{what} in {stage}: {d:#?}");
+            assert_eq!(d.title, title, "{what}");
+        }
+    }
+}
+
+#[test]
+fn the_probe_lines_are_the_evidence_of_an_unreachable_host() {
+    let c = Catalog::builtin();
+    let d = c.diagnose(
+        "etcd",
+        &unreachable(LAB_SSH_NO_ROUTE, LAB_TCP_NO_ROUTE_99, LAB_PING_SILENT),
+    );
+    let shown: Vec<(&str, &str, bool)> = d
+        .evidence
+        .iter()
+        .map(|e| (e.source.as_str(), e.line.as_str(), e.matched))
+        .collect();
+    // The ping decides; the TCP line beside it is shown as context.
+    assert_eq!(
+        shown,
+        [
+            ("from the control machine", LAB_TCP_NO_ROUTE_99, false),
+            ("from the control machine", LAB_PING_SILENT, true),
+        ]
+    );
+    assert!(d
+        .manual_commands
+        .contains(&"ping -c 3 10.77.0.99".to_string()));
+
+    let d = c.diagnose(
+        "etcd",
+        &unreachable(LAB_SSH_REFUSED, LAB_TCP_REFUSED, LAB_PING_OK),
+    );
+    let matched: Vec<(&str, &str)> = d
+        .evidence
+        .iter()
+        .filter(|e| e.matched)
+        .map(|e| (e.source.as_str(), e.line.as_str()))
+        .collect();
+    assert_eq!(
+        matched,
+        [
+            ("ssh", LAB_SSH_REFUSED),
+            ("from the control machine", LAB_TCP_REFUSED)
+        ]
+    );
+    assert!(d
+        .manual_commands
+        .contains(&"nc -vz 10.77.0.13 22".to_string()));
+}
+
+#[test]
+fn sudo_refusals_give_s5_in_every_stage() {
+    let c = Catalog::builtin();
+    let lines = [
+        ("sudo on node3 (10.77.0.13:22) needs a password; give the sudo password for this host, or configure passwordless sudo (NOPASSWD) for the user", "needs a password"),
+        ("sudo on node3 (10.77.0.13:22) rejected the sudo password; give the right sudo password for this host", "rejected the sudo password"),
+        ("sudo failed on node3 (10.77.0.13:22): this step must run as root but user kube is not root and sudo is off for this host; log in as root or turn sudo on; make sure the user may run commands as root with sudo", "this step must run as root but user kube is not root and sudo is off for this host; log in as root or turn sudo on"),
+    ];
+    for (line, why) in lines {
+        for stage in ["preflight", "prep", "etcd"] {
+            let d = c.diagnose(stage, &ev("ssh", &[line]));
+            assert_eq!(id(&d), "S5", "{line}: {d:#?}");
+            assert_eq!(
+                d.title,
+                format!("sudo on node3 (10.77.0.13:22) refuses to run the steps as root: {why}")
+            );
+            assert!(d.evidence.iter().any(|e| e.matched && e.line == line));
+        }
+    }
+}
+
+#[test]
+fn a_reachable_host_gives_no_reach_entry() {
+    let c = Catalog::builtin();
+    // A step that failed on its own on a host the control machine reaches fine.
+    let mut evidence = ev("step output", &["exited with status 1"]);
+    evidence.extend(ev(
+        kubewiz::diagnose::reach::SOURCE,
+        &[LAB_TCP_OPEN, LAB_PING_OK],
+    ));
+    let d = c.diagnose("etcd", &evidence);
+    assert_eq!(d.id, None, "{d:#?}");
+}

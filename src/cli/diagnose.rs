@@ -1,12 +1,14 @@
 //! `kubewiz diagnose`: on a live cluster, check a stage's health on each host and, where it is
-//! not healthy, gather evidence (journal of the stage's units, the catalog's probes) and say
+//! not healthy, gather evidence (the stage's view across hosts, the journal of its units, the
+//! catalog's probes; for a host it cannot reach, the control machine's probes) and say
 //! which known failure it is. Reads only; `kubewiz apply --auto-fix` applies the fixes.
 
 use super::run::pool;
 use super::{ConnectArgs, FileArg};
 use crate::cluster_dir::ClusterDir;
 use crate::config::ResolvedHost;
-use crate::engine::evidence;
+use crate::diagnose::reach::SSH_SOURCE;
+use crate::engine::evidence::{self, HostAccess};
 use crate::engine::HostPool;
 use crate::events::{Event, Evidence};
 use crate::output::{Format, PlainPrinter};
@@ -70,33 +72,51 @@ pub async fn run(args: DiagnoseArgs) -> Result<ExitCode> {
         tracing::info!(host = %f.host, severity = ?f.severity, source = %f.source, "{}", f.line);
     }
 
-    let verdicts = local.into_iter().map(|(host, conn, output)| {
-        let (units, findings) = (&units, &findings);
+    let verdicts = local.into_iter().map(|(host, local)| {
+        let (pool, units, findings) = (&pool, &units, &findings);
         async move {
             let mine: Vec<&Finding> = findings.iter().filter(|f| f.host == host).collect();
             let problem = mine.iter().any(|f| f.severity == Severity::Problem);
-            let conn = match conn {
-                Ok(c) => c,
-                Err(e) => return (host, Verdict::CannotCheck(e)),
+            let (conn, output, ssh_error) = match local {
+                // Unreachable: the SSH error and the control machine's probes of the host.
+                Local::Unreachable(e) => {
+                    let target = pool
+                        .target(&host)
+                        .expect("every checked host is in the pool");
+                    let access = HostAccess::Unreachable {
+                        address: &target.address,
+                        port: target.port,
+                    };
+                    let known = vec![(SSH_SOURCE.to_string(), e)];
+                    let d = evidence::diagnose(access, stage, units, known).await;
+                    return (host, Verdict::Unhealthy(d));
+                }
+                Local::Passed(conn) if !problem => {
+                    let mut warnings: Vec<Evidence> = mine
+                        .iter()
+                        .map(|f| Evidence {
+                            source: f.source.clone(),
+                            line: f.line.clone(),
+                            matched: false,
+                        })
+                        .collect();
+                    warnings.extend(evidence::journal_warnings(&conn, stage, units).await);
+                    return (host, Verdict::Healthy(warnings));
+                }
+                Local::Passed(conn) => (conn, vec![], None),
+                Local::Failed {
+                    conn,
+                    output,
+                    ssh_error,
+                } => (conn, output, ssh_error),
             };
-            if output.is_none() && !problem {
-                let mut warnings: Vec<Evidence> = mine
-                    .iter()
-                    .map(|f| Evidence {
-                        source: f.source.clone(),
-                        line: f.line.clone(),
-                        matched: false,
-                    })
-                    .collect();
-                warnings.extend(evidence::journal_warnings(&conn, stage, units).await);
-                return (host, Verdict::Healthy(warnings));
-            }
-            let extra: Vec<(String, String)> = mine
+            let mut known: Vec<(String, String)> = mine
                 .iter()
                 .map(|f| (f.source.clone(), f.line.clone()))
                 .collect();
-            let output = output.unwrap_or_default();
-            let d = evidence::diagnose_with(Some(&conn), stage, units, &output, &extra).await;
+            known.extend(evidence::lines_from("step output", &output));
+            known.extend(ssh_error.map(|e| (SSH_SOURCE.to_string(), e)));
+            let d = evidence::diagnose(HostAccess::Connected(&conn), stage, units, known).await;
             (host, Verdict::Unhealthy(d))
         }
     });
@@ -107,11 +127,6 @@ pub async fn run(args: DiagnoseArgs) -> Result<ExitCode> {
             Verdict::Unhealthy(diagnosis) => {
                 unhealthy += 1;
                 Event::Diagnosis { at, diagnosis }
-            }
-            Verdict::CannotCheck(err) => {
-                unhealthy += 1;
-                writeln!(std::io::stdout().lock(), "{host}: cannot check: {err}")?;
-                continue;
             }
         };
         let mut out = std::io::stdout().lock();
@@ -135,22 +150,39 @@ pub async fn run(args: DiagnoseArgs) -> Result<ExitCode> {
 enum Verdict {
     Healthy(Vec<Evidence>),
     Unhealthy(crate::events::Diagnosis),
-    CannotCheck(String),
 }
 
-/// A host's own health command: its connection, and None when it passed, else its output.
+/// What a host's own health command said.
+enum Local {
+    /// No SSH connection: the error.
+    Unreachable(String),
+    Passed(Connection),
+    /// Its output, and the SSH error that ended it if any (sudo refused, connection lost).
+    Failed {
+        conn: Connection,
+        output: Vec<String>,
+        ssh_error: Option<String>,
+    },
+}
+
+/// A host's own health command (none: evidence is always gathered).
 async fn local_check(
     pool: &HostPool,
     host: &ResolvedHost,
     health: &Option<String>,
-) -> (String, Result<Connection, String>, Option<Vec<String>>) {
+) -> (String, Local) {
+    let name = host.name.clone();
     let conn = match pool.connection(&host.name).await {
         Ok(c) => c,
-        Err(e) => return (host.name.clone(), Err(e.to_string()), None),
+        Err(e) => return (name, Local::Unreachable(e.to_string())),
     };
     let Some(cmd) = health else {
-        // No probe: evidence is always gathered.
-        return (host.name.clone(), Ok(conn), Some(vec![]));
+        let local = Local::Failed {
+            conn,
+            output: vec![],
+            ssh_error: None,
+        };
+        return (name, local);
     };
     let req = ExecRequest {
         command: cmd.clone(),
@@ -159,11 +191,17 @@ async fn local_check(
         stdin: None,
     };
     let mut output = vec![];
-    let ok = matches!(
-        conn.exec(&req, &mut |l| output.push(l.line)).await,
-        Ok(o) if o.exit_status == Some(0)
-    );
-    (host.name.clone(), Ok(conn), (!ok).then_some(output))
+    let ssh_error = match conn.exec(&req, &mut |l| output.push(l.line)).await {
+        Ok(o) if o.exit_status == Some(0) => return (name, Local::Passed(conn)),
+        Ok(_) => None,
+        Err(e) => Some(e.to_string()),
+    };
+    let local = Local::Failed {
+        conn,
+        output,
+        ssh_error,
+    };
+    (name, local)
 }
 
 /// `--stage`'s help: the registry's stages.

@@ -634,7 +634,11 @@ fn check_placeholders(e: &Entry) -> Result<(), CatalogError> {
         .copied()
         .chain(e.extract.iter().flat_map(|re| re.capture_names().flatten()))
         .collect();
-    let mut texts: Vec<(String, &str)> = vec![("cause".into(), &e.cause), ("fix".into(), &e.fix)];
+    let mut texts: Vec<(String, &str)> = vec![
+        ("title".into(), &e.title),
+        ("cause".into(), &e.cause),
+        ("fix".into(), &e.fix),
+    ];
     texts.extend(
         e.manual
             .iter()

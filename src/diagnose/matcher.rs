@@ -238,7 +238,7 @@ impl EntryMatch<'_> {
         let c = &self.captures;
         Diagnosis {
             id: Some(e.id.clone()),
-            title: e.title.clone(),
+            title: fill(&e.title, c),
             cause: fill(&e.cause, c),
             evidence: evidence_out,
             fix: fill(&e.fix, c),

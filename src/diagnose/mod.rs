@@ -10,6 +10,9 @@
 //!    look at their own probe's output);
 //! 2. optionally add `clock skew across hosts: <spread>s > 1s` when the spread of `date +%s.%N`
 //!    across hosts exceeds a second (entry H4);
+//!    when the host cannot be reached over SSH, gather nothing there: the SSH error's message
+//!    (source `ssh`) and [`reach::probe`]'s TCP connect and ping from the control machine (source
+//!    `from the control machine`) are the evidence instead (entries S1..S7);
 //! 3. [`Catalog::diagnose`]`(S, &evidence)` and emit the result as an `Event::Diagnosis`;
 //!    `auto_fix.action` names what to run, `destructive` means ask first.
 //!
@@ -23,6 +26,7 @@
 pub mod catalog;
 pub mod matcher;
 pub mod normalize;
+pub mod reach;
 
 pub use catalog::{
     AutoFixSpec, Catalog, CatalogError, Entry, Probe, Vocabulary, ANY_STAGE, ROOT_CAUSE_PRIORITY,

@@ -1,68 +1,111 @@
-//! When a step fails for good, gather evidence on its host — the step's output tail, the
-//! journal of the stage's systemd units, the catalog's probes for the stage — and ask the
+//! When a step fails for good, gather evidence about its host — the step's output tail, the
+//! journal of the stage's systemd units, the catalog's probes for the stage over SSH, or, when
+//! the host cannot be reached, a TCP connect and a ping from the control machine — and ask the
 //! failure catalog what it means.
 
-use crate::diagnose::Catalog;
+use crate::diagnose::{reach, Catalog};
 use crate::events::Diagnosis;
-use crate::ssh::{Connection, ExecRequest, Stream};
+use crate::ssh::{Connection, ExecRequest, SshError, Stream};
 use std::time::Duration;
 
 /// Journal lines per unit: enough to reach the first error after a restart loop.
 const JOURNAL_LINES: usize = 80;
 
-pub async fn diagnose(
-    conn: Option<&Connection>,
-    stage: &str,
-    units: &[String],
-    step_output: &[String],
-) -> Diagnosis {
-    diagnose_with(conn, stage, units, step_output, &[]).await
+/// How the diagnosis can get at the failing host.
+pub enum HostAccess<'a> {
+    /// A connection (it may have died since the step failed: that is checked first).
+    Connected(&'a Connection),
+    /// Connecting failed: only the control machine's view of `address:port` is left.
+    Unreachable { address: &'a str, port: u16 },
 }
 
-/// [`diagnose`] with evidence gathered elsewhere (a stage's cluster view), as (source, line),
-/// put before the host's own.
-pub async fn diagnose_with(
-    conn: Option<&Connection>,
+/// Evidence lines as (source, line).
+pub type Evidence = Vec<(String, String)>;
+
+/// `lines` as evidence from `source`.
+pub fn lines_from(source: &str, lines: &[String]) -> Evidence {
+    lines
+        .iter()
+        .map(|l| (source.to_string(), l.clone()))
+        .collect()
+}
+
+/// The diagnosis of a failure of `stage` on a host, from `known` (what the failure left: the
+/// step's output, its message, an SSH error) and what can be gathered now.
+pub async fn diagnose(
+    access: HostAccess<'_>,
     stage: &str,
     units: &[String],
-    step_output: &[String],
-    extra: &[(String, String)],
+    known: Evidence,
 ) -> Diagnosis {
     let catalog = Catalog::builtin();
-    let mut evidence: Vec<(String, String)> = extra.to_vec();
-    evidence.extend(
-        step_output
-            .iter()
-            .map(|l| ("step output".to_string(), l.clone())),
-    );
-    if let Some(conn) = conn {
-        // Every journal and probe command at once, on channels of the one connection; the
-        // evidence keeps their order (journals first, then probes in the catalog's ranking).
-        let mut commands: Vec<(String, String)> = units
-            .iter()
-            .map(|unit| {
-                // The unit's current (or last) run only: older runs' errors would mislead.
-                let cmd = format!(
-                    "id=$(systemctl show -p InvocationID --value {unit} 2>/dev/null); \
-                     if [ -n \"$id\" ]; then journalctl -o cat -n {JOURNAL_LINES} --no-pager _SYSTEMD_INVOCATION_ID=$id; \
-                     else journalctl -u {unit} -o cat -n {JOURNAL_LINES} --no-pager; fi"
-                );
-                (format!("journalctl -u {unit}"), cmd)
-            })
-            .collect();
-        commands.extend(
-            catalog
-                .probes_for(stage)
-                .into_iter()
-                .map(|p| (p.name.clone(), p.command.clone())),
-        );
-        let outputs =
-            futures::future::join_all(commands.iter().map(|(_, cmd)| run(conn, cmd))).await;
-        for ((source, _), lines) in commands.iter().zip(outputs) {
-            evidence.extend(lines.into_iter().map(|l| (source.clone(), l)));
+    let mut evidence = known;
+    match access {
+        HostAccess::Connected(conn) => match alive(conn).await {
+            Ok(()) => evidence.extend(on_host(conn, catalog, stage, units).await),
+            // Every probe needs sudo too: each would fail the same way (after sudo's delay, for
+            // a wrong password). What the step or health check met already says why.
+            Err(e) if e.is_sudo_refusal() => {
+                tracing::debug!(host = %conn.host(), error = %e, "no evidence gathered on the host")
+            }
+            // Gone since the step failed (powered off, sshd stopped): one reconnect was tried;
+            // more commands would each wait for another.
+            Err(e) => {
+                let t = conn.target();
+                evidence.push((reach::SSH_SOURCE.to_string(), e.to_string()));
+                evidence.extend(from_control_machine(&t.address, t.port).await);
+            }
+        },
+        HostAccess::Unreachable { address, port } => {
+            evidence.extend(from_control_machine(address, port).await)
         }
     }
     catalog.diagnose(stage, &evidence)
+}
+
+/// The control machine's TCP connect to the SSH port and ping, at once.
+async fn from_control_machine(address: &str, port: u16) -> Evidence {
+    lines_from(reach::SOURCE, &reach::probe(address, port).await)
+}
+
+/// Whether the connection still runs commands as root (reconnecting once if it dropped).
+async fn alive(conn: &Connection) -> Result<(), SshError> {
+    let req = ExecRequest {
+        command: "true".into(),
+        sudo: true,
+        timeout: Some(Duration::from_secs(10)),
+        stdin: None,
+    };
+    conn.exec(&req, &mut |_| {}).await.map(|_| ())
+}
+
+/// Every journal and probe command at once, on channels of the one connection; the evidence
+/// keeps their order (journals first, then probes in the catalog's ranking).
+async fn on_host(conn: &Connection, catalog: &Catalog, stage: &str, units: &[String]) -> Evidence {
+    let mut commands: Vec<(String, String)> = units
+        .iter()
+        .map(|unit| {
+            // The unit's current (or last) run only: older runs' errors would mislead.
+            let cmd = format!(
+                "id=$(systemctl show -p InvocationID --value {unit} 2>/dev/null); \
+                 if [ -n \"$id\" ]; then journalctl -o cat -n {JOURNAL_LINES} --no-pager _SYSTEMD_INVOCATION_ID=$id; \
+                 else journalctl -u {unit} -o cat -n {JOURNAL_LINES} --no-pager; fi"
+            );
+            (format!("journalctl -u {unit}"), cmd)
+        })
+        .collect();
+    commands.extend(
+        catalog
+            .probes_for(stage)
+            .into_iter()
+            .map(|p| (p.name.clone(), p.command.clone())),
+    );
+    let outputs = futures::future::join_all(commands.iter().map(|(_, cmd)| run(conn, cmd))).await;
+    let mut evidence = vec![];
+    for ((source, _), lines) in commands.iter().zip(outputs) {
+        evidence.extend(lines.into_iter().map(|l| (source.clone(), l)));
+    }
+    evidence
 }
 
 /// How far back a healthy host's journal is read for warnings: an ongoing failure repeats
@@ -84,12 +127,7 @@ pub async fn journal_warnings(
              [ -n \"$id\" ] && journalctl -o cat -n {JOURNAL_LINES} --no-pager --since '{WARNING_WINDOW}' _SYSTEMD_INVOCATION_ID=$id"
         );
         let source = format!("journalctl -u {unit}");
-        evidence.extend(
-            run(conn, &cmd)
-                .await
-                .into_iter()
-                .map(|l| (source.clone(), l)),
-        );
+        evidence.extend(lines_from(&source, &run(conn, &cmd).await));
     }
     catalog
         .matches(stage, &evidence)

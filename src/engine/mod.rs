@@ -15,11 +15,13 @@ use crate::events::{
 };
 use crate::plan::{HostSteps, Plan, Stage, Step, StepScope};
 use anyhow::Result;
+use evidence::HostAccess;
 pub use hosts::HostPool;
 use journal::Journal;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use step_exec::FailedIn;
 use sync::{EndOnDrop, StageSync, Wait};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::Semaphore;
@@ -314,15 +316,16 @@ impl HostRun {
                 };
             }
             let started = Instant::now();
-            let (outcome, attempt) = match skip {
-                Some(reason) => (StepOutcome::Skipped { reason }, 0),
+            let (outcome, attempt, failed_in) = match skip {
+                Some(reason) => (StepOutcome::Skipped { reason }, 0, FailedIn::Step),
                 None => match self.attempts(&at, step).await {
-                    Some(done) => done,
+                    Some((done, attempt)) => (done.outcome, attempt, done.failed_in),
                     None => (
                         StepOutcome::Skipped {
                             reason: SkipReason::Interrupted,
                         },
                         0,
+                        FailedIn::Step,
                     ),
                 },
             };
@@ -335,10 +338,7 @@ impl HostRun {
             {
                 given_up = Some(SkipReason::EarlierStepFailed);
                 if !self.cancel.is_cancelled() {
-                    // The failure message is evidence too (a lost connection, a clock skew).
-                    let mut output = last_lines.clone();
-                    output.push(message.clone());
-                    let d = self.explain(&at, &output).await;
+                    let d = self.explain(&at, last_lines, message, failed_in).await;
                     diagnoses.push((at.clone(), d));
                 }
             } else if ran {
@@ -422,9 +422,9 @@ impl HostRun {
         );
     }
 
-    /// Run the step's attempts, each under a concurrency permit. Returns the outcome and the
-    /// number of the last attempt, or None when cancelled before the first one started.
-    async fn attempts(&self, at: &StepRef, step: &Step) -> Option<(StepOutcome, u32)> {
+    /// Run the step's attempts, each under a concurrency permit. Returns the last attempt and
+    /// its number, or None when cancelled before the first one started.
+    async fn attempts(&self, at: &StepRef, step: &Step) -> Option<(step_exec::Attempt, u32)> {
         let mut attempt = 1;
         loop {
             // Cancelled while waiting for room: this attempt never starts.
@@ -448,7 +448,7 @@ impl HostRun {
                 || last
                 || self.cancel.is_cancelled()
             {
-                return Some((result.outcome, attempt));
+                return Some((result, attempt));
             }
             attempt += 1;
             let delay = step.retry.delay_before(attempt);
@@ -467,7 +467,7 @@ impl HostRun {
             );
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
-                _ = self.cancel.cancelled() => return Some((result.outcome, attempt - 1)),
+                _ = self.cancel.cancelled() => return Some((result, attempt - 1)),
             }
         }
     }
@@ -477,12 +477,8 @@ impl HostRun {
             Ok(c) => c,
             Err(e) => {
                 return step_exec::Attempt {
-                    retryable: e.is_retryable(),
-                    outcome: StepOutcome::Failed {
-                        exit_status: None,
-                        message: e.to_string(),
-                        last_lines: vec![],
-                    },
+                    failed_in: FailedIn::Connect,
+                    ..step_exec::Attempt::ssh_failure(&e, e.to_string(), vec![])
                 }
             }
         };
@@ -503,23 +499,52 @@ impl HostRun {
         step_exec::run_attempt(&conn, step, &mut emit).await
     }
 
-    /// Gather evidence on the host and emit what the failure catalog makes of it.
-    async fn explain(&self, at: &StepRef, last_lines: &[String]) -> Diagnosis {
+    /// Gather evidence about the host and emit what the failure catalog makes of it. The
+    /// failure message is evidence too (a lost connection, a clock skew, sudo refused); when
+    /// the host could not be reached, the control machine probes it instead.
+    async fn explain(
+        &self,
+        at: &StepRef,
+        last_lines: &[String],
+        message: &str,
+        failed_in: FailedIn,
+    ) -> Diagnosis {
         let _permit = self.limit.clone().acquire_owned().await;
-        let conn = self.pool.connection(&at.host).await.ok();
-        let mut extra = vec![];
-        if let Some((view, findings)) = &self.view {
+        let mut known = vec![];
+        // The stage's view across hosts, for a step that ran and failed (not for a host that
+        // cannot be reached: the view would only say that again).
+        if let (Some((view, findings)), FailedIn::Step) = (&self.view, failed_in) {
             let findings = findings.get_or_init(|| view(self.pool.clone())).await;
-            extra.extend(
+            known.extend(
                 findings
                     .iter()
                     .filter(|f| f.host == at.host)
                     .map(|f| (f.source.clone(), f.line.clone())),
             );
         }
-        let diagnosis =
-            evidence::diagnose_with(conn.as_ref(), &self.stage, &self.units, last_lines, &extra)
-                .await;
+        known.extend(evidence::lines_from("step output", last_lines));
+        let source = match failed_in {
+            FailedIn::Step => "step output",
+            FailedIn::Ssh | FailedIn::Connect => crate::diagnose::reach::SSH_SOURCE,
+        };
+        known.push((source.to_string(), message.to_string()));
+        let conn = match failed_in {
+            // Connecting again would only wait as long again for the same error.
+            FailedIn::Connect => None,
+            FailedIn::Step | FailedIn::Ssh => self.pool.connection(&at.host).await.ok(),
+        };
+        let target = self
+            .pool
+            .target(&at.host)
+            .expect("a planned host is in the pool");
+        let access = match &conn {
+            Some(c) => HostAccess::Connected(c),
+            None => HostAccess::Unreachable {
+                address: &target.address,
+                port: target.port,
+            },
+        };
+        let diagnosis = evidence::diagnose(access, &self.stage, &self.units, known).await;
         tracing::info!(step = %at, id = ?diagnosis.id, "diagnosis");
         send(
             &self.tx,

@@ -2,7 +2,9 @@
 
 use crate::events::{OutputStream, StepOutcome};
 use crate::plan::{FileSource, Step, StepAction};
-use crate::ssh::{Connection, ExecRequest, OutputLine, Stream, UploadRequest, UploadSource};
+use crate::ssh::{
+    Connection, ExecRequest, OutputLine, SshError, Stream, UploadRequest, UploadSource,
+};
 use std::collections::VecDeque;
 
 /// Marker a step script prints to report its result: `KUBEWIZ-RESULT changed|unchanged|na why`.
@@ -15,6 +17,46 @@ pub struct Attempt {
     pub outcome: StepOutcome,
     /// Worth another attempt: a failed exit or a lost connection, not a refused host key.
     pub retryable: bool,
+    /// For a failure: which layer failed, so the diagnosis knows what the message is and what
+    /// evidence it can still gather.
+    pub failed_in: FailedIn,
+}
+
+/// Where a failed attempt failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailedIn {
+    /// The step itself (its exit status, its output).
+    Step,
+    /// The SSH layer once connected (sudo refused, the connection dropped): the message is an
+    /// SSH error's.
+    Ssh,
+    /// Connecting or logging in: nothing ran on the host, nothing can be gathered there.
+    Connect,
+}
+
+impl Attempt {
+    /// A finished attempt that did not fail in the SSH layer.
+    pub fn new(outcome: StepOutcome, retryable: bool) -> Attempt {
+        Attempt {
+            outcome,
+            retryable,
+            failed_in: FailedIn::Step,
+        }
+    }
+
+    /// An attempt the SSH layer failed: `message` is `e` (with context), `last_lines` what the
+    /// step printed before.
+    pub fn ssh_failure(e: &SshError, message: String, last_lines: Vec<String>) -> Attempt {
+        Attempt {
+            outcome: StepOutcome::Failed {
+                exit_status: None,
+                message,
+                last_lines,
+            },
+            retryable: e.is_retryable(),
+            failed_in: FailedIn::Ssh,
+        }
+    }
 }
 
 /// Output of the step as it arrives: `emit(stream, line)`.
@@ -49,34 +91,16 @@ pub async fn run_attempt(conn: &Connection, step: &Step, emit: &mut Emit<'_>) ->
                             changed = true;
                         }
                     }
-                    Err(e) => {
-                        return Attempt {
-                            retryable: e.is_retryable(),
-                            outcome: StepOutcome::Failed {
-                                exit_status: None,
-                                message: format!("{}: {e}", f.path),
-                                last_lines: vec![],
-                            },
-                        }
-                    }
+                    Err(e) => return Attempt::ssh_failure(&e, format!("{}: {e}", f.path), vec![]),
                 }
             }
             match (changed, on_change) {
-                (false, _) => Attempt {
-                    outcome: StepOutcome::Unchanged,
-                    retryable: false,
-                },
-                (true, None) => Attempt {
-                    outcome: StepOutcome::Changed,
-                    retryable: false,
-                },
+                (false, _) => Attempt::new(StepOutcome::Unchanged, false),
+                (true, None) => Attempt::new(StepOutcome::Changed, false),
                 (true, Some(script)) => {
                     let then = run_script(conn, step, script, false, sudo, emit).await;
                     match then.outcome {
-                        StepOutcome::Done => Attempt {
-                            outcome: StepOutcome::Changed,
-                            retryable: false,
-                        },
+                        StepOutcome::Done => Attempt::new(StepOutcome::Changed, false),
                         _ => then,
                     }
                 }
@@ -123,33 +147,23 @@ async fn run_script(
     };
     let last_lines: Vec<String> = tail.into_iter().collect();
     match result {
-        Ok(out) if out.exit_status == Some(0) => Attempt {
-            outcome: reported.unwrap_or(StepOutcome::Done),
-            retryable: false,
-        },
+        Ok(out) if out.exit_status == Some(0) => {
+            Attempt::new(reported.unwrap_or(StepOutcome::Done), false)
+        }
         Ok(out) => {
             let message = match (&out.exit_status, &out.exit_signal) {
                 (Some(code), _) => format!("exited with status {code}"),
                 (None, Some(sig)) => format!("killed by signal {sig}"),
                 (None, None) => "ended without an exit status".to_string(),
             };
-            Attempt {
-                outcome: StepOutcome::Failed {
-                    exit_status: out.exit_status,
-                    message,
-                    last_lines,
-                },
-                retryable: true,
-            }
-        }
-        Err(e) => Attempt {
-            retryable: e.is_retryable(),
-            outcome: StepOutcome::Failed {
-                exit_status: None,
-                message: e.to_string(),
+            let failed = StepOutcome::Failed {
+                exit_status: out.exit_status,
+                message,
                 last_lines,
-            },
-        },
+            };
+            Attempt::new(failed, true)
+        }
+        Err(e) => Attempt::ssh_failure(&e, e.to_string(), last_lines),
     }
 }
 
@@ -177,16 +191,16 @@ async fn clock_skew(conn: &Connection, max_skew_ms: u64, emit: &mut Emit<'_>) ->
         })
         .await;
     let after = now();
-    let failed = |message: String| Attempt {
-        outcome: StepOutcome::Failed {
+    let failed = |message: String| {
+        let outcome = StepOutcome::Failed {
             exit_status: None,
             message,
             last_lines: vec![],
-        },
-        retryable: true,
+        };
+        Attempt::new(outcome, true)
     };
     if let Err(e) = result {
-        return failed(e.to_string());
+        return Attempt::ssh_failure(&e, e.to_string(), vec![]);
     }
     let Ok(remote_secs) = remote.trim().parse::<f64>() else {
         return failed(format!("`date +%s.%N` printed {remote:?}, not a time"));
@@ -209,10 +223,7 @@ async fn clock_skew(conn: &Connection, max_skew_ms: u64, emit: &mut Emit<'_>) ->
         a.retryable = false;
         return a;
     }
-    Attempt {
-        outcome: StepOutcome::Unchanged,
-        retryable: false,
-    }
+    Attempt::new(StepOutcome::Unchanged, false)
 }
 
 fn parse_result(rest: &str) -> StepOutcome {

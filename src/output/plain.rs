@@ -170,7 +170,8 @@ impl PlainPrinter {
             Event::Diagnosis { at, diagnosis: d } => {
                 let head = match &d.id {
                     Some(id) => format!("diagnosis {id}: {}", d.title),
-                    None => format!("no known failure matched: {}", d.title),
+                    // The title says so already ("no known failure matched").
+                    None => d.title.clone(),
                 };
                 writeln!(out, "{}: {}", self.prefix(at), self.paint(RED, &head))?;
                 if !d.cause.is_empty() {

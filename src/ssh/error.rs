@@ -123,6 +123,16 @@ impl SshError {
         }
     }
 
+    /// Sudo refused to run a command as root (a password needed, a wrong one, no sudo rule):
+    /// every other command with sudo on that host fails the same way.
+    pub fn is_sudo_refusal(&self) -> bool {
+        use SshError::*;
+        matches!(
+            self,
+            SudoPasswordRequired { .. } | SudoPasswordWrong { .. } | Sudo { .. }
+        )
+    }
+
     /// The `name (address:port)` of the host concerned, when the error is about one host.
     pub fn host(&self) -> Option<&str> {
         use SshError::*;

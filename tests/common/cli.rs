@@ -21,17 +21,37 @@ pub fn kubewiz(args: &[&str]) -> Command {
     c
 }
 
-/// Run `kubewiz <args> --output json`; the exit code and the events.
+/// Run `kubewiz <args> --output json` (the option before a `--`, as `exec` needs); the exit
+/// code and the events.
 pub fn json_events(args: &[&str]) -> (i32, Vec<Value>) {
+    json_events_env(args, &[])
+}
+
+/// [`json_events`] with changes to the environment: `Some(value)` sets a variable, `None`
+/// removes it.
+pub fn json_events_env(args: &[&str], env: &[(&str, Option<&str>)]) -> (i32, Vec<Value>) {
     let mut all = args.to_vec();
-    all.extend(["--output", "json"]);
-    let out = kubewiz(&all).output().unwrap();
+    let at = all.iter().position(|a| *a == "--").unwrap_or(all.len());
+    all.splice(at..at, ["--output", "json"]);
+    let mut cmd = kubewiz(&all);
+    change_env(&mut cmd, env);
+    let out = cmd.output().unwrap();
     let events = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
         .collect();
     (out.status.code().unwrap_or(-1), events)
+}
+
+/// Sets (`Some`) or removes (`None`) environment variables of `cmd`.
+pub fn change_env(cmd: &mut Command, env: &[(&str, Option<&str>)]) {
+    for (name, value) in env {
+        match value {
+            Some(v) => cmd.env(name, v),
+            None => cmd.env_remove(name),
+        };
+    }
 }
 
 pub fn apply_json(file: &Path, extra: &[&str]) -> (i32, Vec<Value>) {
