@@ -481,6 +481,33 @@ fn failure_events(app: &mut App, with_diagnosis: bool) {
     app.set_now(98_000);
 }
 
+/// A fix whose description wraps (E2's names the member and what is done) is shown whole,
+/// with its key: the actions area grows with it.
+#[test]
+fn a_long_fix_description_is_shown_whole() {
+    let mut app = dashboard_app();
+    failure_events(&mut app, false);
+    let mut d = e1();
+    d.auto_fix.as_mut().unwrap().description = "Re-issue the etcd certificates of the member \
+        at 10.77.0.13 from the existing etcd CA with the missing SAN, redistribute them, and \
+        restart the members together."
+        .into();
+    app.on_engine(Event::Diagnosis {
+        at: StepRef::new("etcd", "health", "node2"),
+        diagnosis: d,
+    });
+    let screen = render(&mut app, 100, H);
+    let flat: String = screen
+        .lines()
+        .map(|l| l.trim_matches(|c| c == '"' || c == '│' || c == ' '))
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains("restart the members together.), then retry the stage"),
+        "{screen}"
+    );
+}
+
 #[test]
 fn troubleshooting_pane_with_diagnosis() {
     let mut app = dashboard_app();

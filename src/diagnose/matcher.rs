@@ -36,6 +36,13 @@ pub struct EntryMatch<'a> {
     rules: Vec<(usize, BTreeMap<String, String>)>,
 }
 
+/// A probe whose tool the host lacks (`sh: 2: openssl: not found`) says nothing about the
+/// failure: its line is not shown.
+fn missing_tool(line: &str) -> bool {
+    let l = line.trim_end();
+    l.starts_with("sh: ") && (l.ends_with(": not found") || l.ends_with(": command not found"))
+}
+
 impl Catalog {
     /// Every entry that matches the evidence, best first (see the module docs for the order).
     /// `evidence` is (source, line): the step's output, a journal, or a probe's output with the
@@ -215,7 +222,11 @@ impl EntryMatch<'_> {
             let lines = evidence
                 .iter()
                 .enumerate()
-                .filter(|(_, (s, l))| s.as_ref() == p.name && !l.as_ref().trim().is_empty())
+                .filter(|(_, (s, l))| {
+                    s.as_ref() == p.name
+                        && !l.as_ref().trim().is_empty()
+                        && !missing_tool(l.as_ref())
+                })
                 .take(MAX_PROBE_LINES);
             for (i, (_, l)) in lines {
                 shown.insert(i);

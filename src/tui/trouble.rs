@@ -413,7 +413,13 @@ pub fn draw(d: &Dashboard, f: &mut Frame, area: Rect, theme: &Theme) {
         .iter()
         .map(|l| l.width().max(1).div_ceil(width.max(1)))
         .sum();
-    let h = (body_h as u16 + 4 + 2).clamp(12, area.height.max(1));
+    // The actions are always shown whole (a long fix description wraps).
+    let act = action_lines(d, pane, fail, theme);
+    let act_h: usize = 1 + act
+        .iter()
+        .map(|l| l.width().max(1).div_ceil(width.max(1)))
+        .sum::<usize>();
+    let h = (body_h as u16 + act_h as u16 + 2).clamp(12, area.height.max(1));
     let r = Rect {
         y: area.y + area.height.saturating_sub(h),
         height: h.min(area.height),
@@ -421,7 +427,7 @@ pub fn draw(d: &Dashboard, f: &mut Frame, area: Rect, theme: &Theme) {
     };
     let inner = modal::boxed(f, r, theme.err(), title);
     let [body_a, actions_a] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(4)]).areas(inner);
+        Layout::vertical([Constraint::Min(3), Constraint::Length(act_h as u16)]).areas(inner);
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
@@ -429,7 +435,23 @@ pub fn draw(d: &Dashboard, f: &mut Frame, area: Rect, theme: &Theme) {
         body_a,
     );
 
-    // Actions.
+    f.render_widget(
+        Paragraph::new(act).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::TOP)
+                .border_style(theme.border()),
+        ),
+        actions_a,
+    );
+}
+
+/// The pane's action lines: the keys, the fix (or why it is disabled), a confirmation, a notice.
+fn action_lines<'a>(
+    d: &Dashboard,
+    pane: &crate::tui::dashboard::Pane,
+    fail: &Failure,
+    theme: &Theme,
+) -> Vec<Line<'a>> {
     let label = |c| CONFIRM_KEYS.binding(c).map(|b| b.label).unwrap_or("");
     let (yes, no) = (label(Confirm::Yes), label(Confirm::No));
     let mut act: Vec<Line> = vec![];
@@ -501,12 +523,5 @@ pub fn draw(d: &Dashboard, f: &mut Frame, area: Rect, theme: &Theme) {
             if *is_err { theme.err() } else { theme.ok() },
         )));
     }
-    f.render_widget(
-        Paragraph::new(act).wrap(Wrap { trim: false }).block(
-            Block::default()
-                .borders(Borders::TOP)
-                .border_style(theme.border()),
-        ),
-        actions_a,
-    );
+    act
 }
