@@ -229,7 +229,7 @@ fn interrupted_run_resumes_into_a_bad_etcd_cert_and_the_fix_works() {
         "the evidence is shown:\n{pane}"
     );
     assert!(
-        pane.contains("a apply the fix (") && pane.contains("then retry the stage"),
+        pane.contains("a apply the fix, then retry the stage: "),
         "the automatic fix is offered:\n{pane}"
     );
     assert!(!pane.contains("disabled:"), "{pane}");
