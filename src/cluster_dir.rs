@@ -34,7 +34,12 @@ impl ClusterDir {
     }
 
     pub fn journal(&self) -> PathBuf {
-        self.root.join("state").join("journal.json")
+        self.state_file("journal.json")
+    }
+
+    /// A file of the run state kept between runs (`state/<name>`), written with [`write_atomic`].
+    pub fn state_file(&self, name: &str) -> PathBuf {
+        self.root.join("state").join(name)
     }
 
     pub fn logs(&self) -> PathBuf {

@@ -503,6 +503,101 @@ fn cluster_id_mismatch_gives_e6() {
     assert_eq!(d.auto_fix.unwrap().action, "wipe-etcd-data");
 }
 
+/// What `kubewiz diagnose` gathered on the lab's node3 after a power loss (etcd killed, its last
+/// WAL record garbled): the health probe's timeouts (E4's lines), the unit restarting, and the
+/// journal's one fatal line.
+fn lab_damaged_member() -> Vec<(String, String)> {
+    let mut evidence = ev(
+        "step output",
+        &[
+            "https://127.0.0.1:2379 is unhealthy: failed to commit proposal: context deadline exceeded",
+            "Error: unhealthy cluster",
+            "etcd is not healthy after 90 s:",
+        ],
+    );
+    evidence.extend(ev(
+        "journalctl -u etcd",
+        &[
+            "the server is already initialized as member before, starting as etcd member...",
+            "initial cluster = ",
+            "walpb: crc mismatch",
+        ],
+    ));
+    evidence.extend(ev(
+        "etcd-unit",
+        &["etcd.service loaded activating/auto-restart result=exit-code restarts=4 since Wed 2026-12-02 00:33:35 UTC"],
+    ));
+    evidence
+}
+
+#[test]
+fn a_damaged_data_dir_outranks_the_quorum_symptoms_it_causes() {
+    let d = Catalog::builtin().diagnose("etcd", &lab_damaged_member());
+    assert_eq!(id(&d), "E12", "{d:#?}");
+    assert!(d.cause.contains("(walpb: crc mismatch)"), "{}", d.cause);
+    assert!(d
+        .evidence
+        .iter()
+        .any(|e| e.matched && e.line == "walpb: crc mismatch"));
+    let fix = d.auto_fix.expect("auto-fix");
+    assert_eq!(
+        (fix.action.as_str(), fix.destructive),
+        ("replace-etcd-member", true),
+        "moving a data directory aside needs consent"
+    );
+    // Without the journal's line it is only the symptoms: E4.
+    let symptoms: Vec<_> = lab_damaged_member()
+        .into_iter()
+        .filter(|(_, l)| l != "walpb: crc mismatch")
+        .collect();
+    assert_eq!(id(&Catalog::builtin().diagnose("etcd", &symptoms)), "E4");
+}
+
+#[test]
+fn every_kind_of_data_damage_gives_e12_in_both_log_formats() {
+    for line in [
+        // lab, then capnslog and zap on loopback
+        "panic: cannot use none as id",
+        "2026-12-02 00:41:29.055157 C | mvcc/backend: cannot open database at /tmp/repro-replace/d3/member/snap/db (file size too small)",
+        r#"{"level":"panic","ts":"2026-12-02T00:44:24.711Z","caller":"backend/backend.go:162","msg":"failed to open database","path":"/tmp/repro-replace/d3/member/snap/db","error":"invalid database","stacktrace":"go.etcd.io/etcd/mvcc/backend.newBackend"}"#,
+        r#"{"level":"panic","ts":"2026-12-02T00:43:43.899Z","caller":"raft/log.go:203","msg":"tocommit(94) is out of range [lastIndex(78)]. Was the raft log corrupted, truncated, or lost?"}"#,
+    ] {
+        let mut evidence = lab_damaged_member();
+        evidence.retain(|(_, l)| l != "walpb: crc mismatch");
+        evidence.push(("journalctl -u etcd".into(), line.into()));
+        let d = Catalog::builtin().diagnose("etcd", &evidence);
+        assert_eq!(id(&d), "E12", "{line}: {d:#?}");
+        assert!(!d.cause.contains('{'), "every placeholder filled: {}", d.cause);
+    }
+    // An emptied WAL segment seen by the probe alone (its lab output).
+    let d = Catalog::builtin().diagnose(
+        "etcd",
+        &ev(
+            "etcd-data-files",
+            &[
+                "/var/lib/etcd/member/snap/db 20480 bytes, modified 2026-12-02 01:14",
+                "/var/lib/etcd/member/wal/0000000000000000-0000000000000000.wal 0 bytes, modified 2026-12-02 01:14",
+            ],
+        ),
+    );
+    assert_eq!(id(&d), "E12", "{d:#?}");
+}
+
+/// A member that bootstrapped anew, or data of another cluster, stays E5/E6 (their fix differs)
+/// even where the member's unit restarts and its health times out as a damaged one's does.
+#[test]
+fn a_member_bootstrapped_anew_is_still_e5_or_e6() {
+    for (line, want) in [
+        ("member 13b3fcd2fe2f12da has already been bootstrapped", "E5"),
+        ("2026-11-23 17:54:22.575415 E | rafthttp: request cluster ID mismatch (got dc83e80a104930ea want 1ac9a2d5d97683ae)", "E6"),
+    ] {
+        let mut evidence = lab_damaged_member();
+        evidence.retain(|(_, l)| l != "walpb: crc mismatch");
+        evidence.push(("journalctl -u etcd".into(), line.into()));
+        assert_eq!(id(&Catalog::builtin().diagnose("etcd", &evidence)), want, "{line}");
+    }
+}
+
 #[test]
 fn unknown_text_gives_no_id_and_the_tail() {
     let lines: Vec<String> = (1..=40)

@@ -424,35 +424,41 @@ fn e1() -> Diagnosis {
 
 /// The recorded failure: etcd health fails on node2, diagnosed as E1.
 fn failure_events(app: &mut App, with_diagnosis: bool) {
+    let tail = [
+        "waiting for etcd to be healthy (90s)",
+        "{\"level\":\"warn\",\"msg\":\"rejected connection\",\"remote-addr\":\"10.77.0.11:39864\",\"error\":\"remote error: tls: bad certificate\"}",
+        "https://10.77.0.12:2379 is unhealthy: failed to commit proposal: context deadline exceeded",
+        "Error: unhealthy cluster",
+    ];
+    health_fails_on(app, "node2", &tail, with_diagnosis.then(e1));
+}
+
+/// etcd's health step fails on `host` with `tail` as its last output, diagnosed as `diagnosis`.
+fn health_fails_on(app: &mut App, host: &str, tail: &[&str], diagnosis: Option<Diagnosis>) {
     prep_events(app, true);
     app.on_engine(Event::StageStarted {
         stage: "etcd".into(),
     });
     for step in ["install", "certs", "start"] {
-        for host in HOSTS {
-            app.on_engine(started("etcd", step, host));
-            app.on_engine(finished("etcd", step, host, StepOutcome::Changed, 400));
+        for h in HOSTS {
+            app.on_engine(started("etcd", step, h));
+            app.on_engine(finished("etcd", step, h, StepOutcome::Changed, 400));
         }
     }
-    for host in HOSTS {
-        app.on_engine(started("etcd", "health", host));
+    for h in HOSTS {
+        app.on_engine(started("etcd", "health", h));
     }
-    let tail = vec![
-        "waiting for etcd to be healthy (90s)".to_string(),
-        "{\"level\":\"warn\",\"msg\":\"rejected connection\",\"remote-addr\":\"10.77.0.11:39864\",\"error\":\"remote error: tls: bad certificate\"}".to_string(),
-        "https://10.77.0.12:2379 is unhealthy: failed to commit proposal: context deadline exceeded".to_string(),
-        "Error: unhealthy cluster".to_string(),
-    ];
+    let tail: Vec<String> = tail.iter().map(|l| l.to_string()).collect();
     for l in &tail {
-        app.on_engine(out("etcd", "health", "node2", l));
+        app.on_engine(out("etcd", "health", host, l));
     }
-    for host in ["node1", "node3"] {
-        app.on_engine(finished("etcd", "health", host, StepOutcome::Changed, 2100));
+    for h in HOSTS.iter().filter(|h| **h != host) {
+        app.on_engine(finished("etcd", "health", h, StepOutcome::Changed, 2100));
     }
     app.on_engine(finished(
         "etcd",
         "health",
-        "node2",
+        host,
         StepOutcome::Failed {
             exit_status: Some(1),
             message: "the script exited with status 1".into(),
@@ -460,10 +466,10 @@ fn failure_events(app: &mut App, with_diagnosis: bool) {
         },
         90_000,
     ));
-    if with_diagnosis {
+    if let Some(diagnosis) = diagnosis {
         app.on_engine(Event::Diagnosis {
-            at: StepRef::new("etcd", "health", "node2"),
-            diagnosis: e1(),
+            at: StepRef::new("etcd", "health", host),
+            diagnosis,
         });
     }
     app.on_engine(Event::StageFinished {
@@ -503,7 +509,8 @@ fn a_long_fix_description_is_shown_whole() {
         .collect::<Vec<_>>()
         .join(" ");
     assert!(
-        flat.contains("restart the members together.), then retry the stage"),
+        flat.contains("apply the fix, then retry the stage: Re-issue")
+            && flat.contains("restart the members together."),
         "{screen}"
     );
 }
@@ -576,6 +583,71 @@ fn troubleshooting_pane_with_diagnosis() {
         ),
         other => panic!("expected one StartRun, got {other:?}"),
     }
+}
+
+/// node3's health step after a power loss emptied its WAL segment, and the evidence kubewiz
+/// gathers there (the lab's real lines), diagnosed by the real catalog: E12.
+const E12_HEALTH_TAIL: [&str; 4] = [
+    "{\"level\":\"warn\",\"ts\":\"2026-12-02T00:33:39.917Z\",\"caller\":\"clientv3/retry_interceptor.go:62\",\"msg\":\"retrying of unary invoker failed\",\"target\":\"endpoint://client-d2cf948f-6187-4f3c-94fd-2424b7b92930/127.0.0.1:2379\",\"attempt\":0,\"error\":\"rpc error: code = DeadlineExceeded desc = latest balancer error: all SubConns are in TransientFailure\"}",
+    "etcd keeps exiting on this member: systemd restarted it 3 times in 18 s, so it is not waited for",
+    "https://127.0.0.1:2379 is unhealthy: failed to commit proposal: context deadline exceeded",
+    "Error: unhealthy cluster",
+];
+
+fn e12() -> Diagnosis {
+    let mut evidence: Vec<(String, String)> = E12_HEALTH_TAIL
+        .iter()
+        .map(|l| ("step output".to_string(), l.to_string()))
+        .collect();
+    for (source, line) in [
+        ("journalctl -u etcd", "initial cluster = "),
+        ("journalctl -u etcd", "restarting member 0 in cluster 0 at commit index 0"),
+        ("journalctl -u etcd", "panic: cannot use none as id"),
+        ("journalctl -u etcd", "goroutine 1 [running]:"),
+        ("etcd-unit", "etcd.service loaded activating/auto-restart result=exit-code restarts=2 since Wed 2026-12-02 01:14:45 UTC"),
+        ("etcd-data-files", "/var/lib/etcd/member/snap/db 20480 bytes, modified 2026-12-02 01:14"),
+        ("etcd-data-files", "/var/lib/etcd/member/wal/0.tmp 64000000 bytes, modified 2026-12-02 01:14"),
+        ("etcd-data-files", "/var/lib/etcd/member/wal/0000000000000000-0000000000000000.wal 0 bytes, modified 2026-12-02 01:14"),
+    ] {
+        evidence.push((source.into(), line.into()));
+    }
+    kubewiz::diagnose::Catalog::builtin().diagnose("etcd", &evidence)
+}
+
+/// A damaged member: its diagnosis, the matched journal line highlighted, the destructive fix
+/// one key away and a confirmation that says what it moves aside; a refusal reads whole.
+#[test]
+fn troubleshooting_pane_for_a_damaged_member() {
+    let mut app = dashboard_app();
+    let d = e12();
+    assert_eq!(d.id.as_deref(), Some("E12"), "{d:#?}");
+    health_fails_on(&mut app, "node3", &E12_HEALTH_TAIL, Some(d));
+    insta::assert_snapshot!("troubleshoot_e12", render(&mut app, W, H));
+
+    app.on_key(key(KeyCode::Char('a')));
+    assert!(
+        app.take_effects().is_empty(),
+        "a destructive fix asks first"
+    );
+    insta::assert_snapshot!("troubleshoot_e12_confirm", render(&mut app, W, H));
+    app.on_key(key(KeyCode::Char('y')));
+    match &app.take_effects()[..] {
+        [kubewiz::tui::Effect::ApplyFix {
+            action,
+            host,
+            destructive_ok,
+            ..
+        }] => assert_eq!(
+            (action.as_str(), host.as_str(), *destructive_ok),
+            ("replace-etcd-member", "node3", true)
+        ),
+        other => panic!("expected one ApplyFix, got {other:?}"),
+    }
+    app.on_msg(kubewiz::tui::Msg::FixDone {
+        stage: "etcd".into(),
+        result: Err("refusing to replace node3: the cluster has 3 members, so removing node3 and adding it back needs 2 healthy members besides it, and only 1 is (node1). Nothing was changed: bring the other members back first (a cluster that has lost its quorum is restored from a snapshot, not repaired member by member)".into()),
+    });
+    insta::assert_snapshot!("troubleshoot_e12_refused", render(&mut app, W, H));
 }
 
 #[test]

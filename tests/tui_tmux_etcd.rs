@@ -227,9 +227,7 @@ fn interrupted_run_resumes_into_a_bad_etcd_cert_and_the_fix_works() {
         "the evidence is shown:\n{pane}"
     );
     assert!(
-        pane.contains(
-            "a apply the fix (Re-issue the etcd certificates of the member at 10.77.0.13"
-        ),
+        pane.contains("a apply the fix, then retry the stage: Re-issue the etcd certificates of the member at 10.77.0.13"),
         "the automatic fix is offered:\n{pane}"
     );
     assert!(!pane.contains("disabled:"), "{pane}");

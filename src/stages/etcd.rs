@@ -1,6 +1,10 @@
 //! The etcd stage: binaries, certificates, unit, data directory, start all members at once,
 //! wait for health, then a health/status/member table. Its fixes: re-issue member certificates,
-//! restart the members together, move stale data directories aside.
+//! restart the members together, move stale data directories aside, replace a damaged member
+//! (`replace`; `joined` records the members that joined the running cluster that way).
+
+mod joined;
+mod replace;
 
 pub mod view;
 
@@ -9,7 +13,7 @@ use super::release::{install_steps, Release};
 use super::templates::touch_restart_marker;
 use super::{BuildCtx, Built, Health, RoleNeeds, StageDef, RETRY};
 use crate::cluster_dir::ClusterDir;
-use crate::config::{ClusterSpec, Role};
+use crate::config::{ClusterSpec, HostSpec, Role};
 use crate::plan::{HostSteps, RemoteFile, RetryPolicy, Step, StepAction, StepScope};
 use anyhow::{Context, Result};
 use minijinja::context;
@@ -42,6 +46,11 @@ pub const STAGE: StageDef = StageDef {
             run: |ctx, _host, emit| Box::pin(restart_together(ctx, emit)),
         },
         FixDef {
+            name: "replace-etcd-member",
+            destroys: Some("the member's data directory is moved aside and the member rebuilt from the others"),
+            run: |ctx, host, emit| Box::pin(replace::replace_member(ctx, host, emit)),
+        },
+        FixDef {
             name: "wipe-etcd-data",
             destroys: Some("moving the etcd data directories aside loses the cluster's data"),
             run: |ctx, _host, emit| Box::pin(wipe_data(ctx, emit)),
@@ -58,23 +67,49 @@ const UNIT_NAME: &str = "etcd";
 const UNIT: &str = "/etc/systemd/system/etcd.service";
 /// How long members get to form a quorum before the health step fails.
 const HEALTH_WAIT_SECS: u64 = 90;
+/// Restarts by systemd (RestartSec=5) during the health step after which a member that keeps
+/// exiting is not waited for any longer: about 20 s instead of the whole wait.
+const HEALTH_CRASH_RESTARTS: u32 = 3;
 
 /// etcdctl on a member, against itself, with the health-check client certificate: the one
 /// rendering used by the health and report steps and by `kubewiz diagnose` (the catalog's
 /// probes and manual commands are held to it by tests/catalog.rs).
 pub fn etcdctl() -> String {
+    etcdctl_at(&format!("https://127.0.0.1:{CLIENT_PORT}"))
+}
+
+/// [`etcdctl`] against other `endpoints` (comma-separated client URLs), e.g. the members'
+/// cluster addresses as a client of the cluster sees them.
+pub fn etcdctl_at(endpoints: &str) -> String {
     format!(
-        "/usr/local/bin/etcdctl {} --command-timeout=5s",
-        etcdctl_tls_flags()
+        "/usr/local/bin/etcdctl --endpoints={endpoints} {} --command-timeout=5s",
+        client_cert_flags()
     )
 }
 
 /// The endpoint and TLS flags of [`etcdctl`].
 pub fn etcdctl_tls_flags() -> String {
     format!(
-        "--endpoints=https://127.0.0.1:{CLIENT_PORT} --cacert={PKI_DIR}/ca.crt \
-         --cert={PKI_DIR}/healthcheck-client.crt --key={PKI_DIR}/healthcheck-client.key"
+        "--endpoints=https://127.0.0.1:{CLIENT_PORT} {}",
+        client_cert_flags()
     )
+}
+
+fn client_cert_flags() -> String {
+    format!(
+        "--cacert={PKI_DIR}/ca.crt --cert={PKI_DIR}/healthcheck-client.crt \
+         --key={PKI_DIR}/healthcheck-client.key"
+    )
+}
+
+/// A member's client URL on its cluster address.
+pub fn client_url(address: &str) -> String {
+    format!("https://{address}:{CLIENT_PORT}")
+}
+
+/// A member's peer URL on its cluster address.
+pub fn peer_url(address: &str) -> String {
+    format!("https://{address}:{PEER_PORT}")
 }
 
 /// `kubewiz diagnose --stage etcd`: healthy when this exits 0 on the member.
@@ -84,18 +119,10 @@ fn health_command() -> String {
 
 fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
     let (spec, dir, t) = (ctx.spec, ctx.dir, ctx.templates);
-    let members: Vec<_> = spec
-        .hosts
-        .iter()
-        .filter(|h| h.roles.contains(&Role::Etcd))
-        .collect();
-    let initial_cluster = members
-        .iter()
-        .map(|h| format!("{}=https://{}:{PEER_PORT}", h.name, h.address))
-        .collect::<Vec<_>>()
-        .join(",");
+    let members = spec.hosts_with_role(Role::Etcd);
     let pki = crate::pki::etcd_member_files_available(dir, spec);
-    let token = cluster_token(spec, dir);
+    let units = UnitInputs::of(spec, dir)?;
+    let token = units.token.clone();
     let version = spec.versions.etcd.trim_start_matches('v').to_string();
     // The release tarball's name and top folder, as etcd's releases lay them out.
     let rdir = format!("etcd-v{version}-linux-amd64");
@@ -116,7 +143,10 @@ fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
     let start = t.script("etcd/start.sh", context! { unit => UNIT_NAME })?;
     let health = t.script(
         "etcd/health.sh",
-        context! { etcdctl, wait_secs => HEALTH_WAIT_SECS },
+        context! {
+            etcdctl, wait_secs => HEALTH_WAIT_SECS, unit => UNIT_NAME,
+            crash_restarts => HEALTH_CRASH_RESTARTS,
+        },
     )?;
     let report = t.script("etcd/report.sh", context! { etcdctl })?;
     let data_dir = t.script("etcd/data_dir.sh", context! { data_dir => DATA_DIR, token })?;
@@ -151,14 +181,7 @@ fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
             .writes(cert_paths)
             .retry(RETRY),
         );
-        let unit = t.render(
-            "etcd/etcd.service",
-            context! {
-                cluster => spec.name, name => h.name, address => h.address,
-                etcd_bin => "/usr/local/bin/etcd", data_dir => DATA_DIR, pki => PKI_DIR,
-                initial_cluster, token, client_port => CLIENT_PORT, peer_port => PEER_PORT,
-            },
-        )?;
+        let unit = units.render(t, spec, h)?;
         steps.push(
             Step::new(
                 "unit",
@@ -229,6 +252,61 @@ fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
     })
 }
 
+/// What every member's unit is rendered from besides the member itself.
+struct UnitInputs {
+    initial_cluster: String,
+    token: String,
+    joined: joined::Joined,
+}
+
+impl UnitInputs {
+    fn of(spec: &ClusterSpec, dir: &ClusterDir) -> Result<UnitInputs> {
+        let initial_cluster = spec
+            .hosts_with_role(Role::Etcd)
+            .iter()
+            .map(|h| format!("{}={}", h.name, peer_url(&h.address)))
+            .collect::<Vec<_>>()
+            .join(",");
+        Ok(UnitInputs {
+            initial_cluster,
+            token: cluster_token(spec, dir),
+            joined: joined::load(dir)?,
+        })
+    }
+
+    /// etcd.service of member `h`: `--initial-cluster-state=existing` once it joined the
+    /// running cluster (see [`joined`]), `new` otherwise.
+    fn render(&self, t: &super::Templates, spec: &ClusterSpec, h: &HostSpec) -> Result<String> {
+        let initial_cluster_state = self.joined.initial_cluster_state(&h.name, &self.token);
+        t.render(
+            "etcd/etcd.service",
+            context! {
+                cluster => spec.name, name => h.name, address => h.address,
+                etcd_bin => "/usr/local/bin/etcd", data_dir => DATA_DIR, pki => PKI_DIR,
+                initial_cluster => self.initial_cluster, token => self.token,
+                initial_cluster_state, client_port => CLIENT_PORT, peer_port => PEER_PORT,
+            },
+        )
+    }
+}
+
+/// Where a member's data directory is moved aside (kept, never deleted), stamped with now.
+fn backup_dir() -> String {
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .replace(':', "");
+    format!("{DATA_DIR}.kubewiz-backup-{stamp}")
+}
+
+/// The shell lines that move the data directory to `backup` if it exists (beside an earlier
+/// backup of the same second, never into it) and say where.
+fn move_data_aside(backup: &str) -> String {
+    format!(
+        "if [ -d {DATA_DIR} ]; then b={backup}; if [ -e \"$b\" ]; then b=\"$b-$$\"; fi; \
+         mv {DATA_DIR} \"$b\" && echo \"moved {DATA_DIR} to $b\"; fi"
+    )
+}
+
 /// The initial-cluster token: the cluster's name plus its etcd CA, so a data directory left by
 /// another cluster (or by this one before its PKI was replaced) is recognised as stale.
 fn cluster_token(spec: &ClusterSpec, dir: &ClusterDir) -> String {
@@ -268,12 +346,50 @@ async fn wipe_data(ctx: &FixContext<'_>, emit: &mut Emit<'_>) -> Result<()> {
     // Stop every member first, then move the data aside: no member may keep running with the
     // old cluster while the others start a new one.
     run_script_on(ctx, &members, "systemctl stop etcd", emit).await?;
-    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-        .to_string()
-        .replace(':', "");
-    let script = format!(
-        "if [ -d {DATA_DIR} ]; then mv {DATA_DIR} {DATA_DIR}.kubewiz-backup-{stamp} && \
-         echo \"moved {DATA_DIR} to {DATA_DIR}.kubewiz-backup-{stamp}\"; fi"
-    );
-    run_script_on(ctx, &members, &script, emit).await
+    run_script_on(ctx, &members, &move_data_aside(&backup_dir()), emit).await?;
+    // Every member bootstraps the new cluster together: none joins an existing one.
+    joined::clear(ctx.dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Four etcd members (a fixture of the config tests).
+    fn spec() -> ClusterSpec {
+        crate::config::parse_str(include_str!(
+            "../../tests/fixtures/config/valid/four-etcd.yaml"
+        ))
+        .unwrap()
+    }
+
+    /// A replaced member's unit is the bootstrapping one with `existing` (and a journal line
+    /// saying so); every other member's unit is untouched by the record.
+    #[test]
+    fn a_member_recorded_as_joined_renders_existing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ClusterDir::of_cluster_file(&tmp.path().join("cluster.yaml"));
+        let (spec, t) = (spec(), super::super::Templates::new());
+        let unit = |host: &str| {
+            let h = spec.hosts.iter().find(|h| h.name == host).unwrap();
+            UnitInputs::of(&spec, &dir).unwrap().render(&t, &spec, h).unwrap()
+        };
+        let (before3, before2) = (unit("node3"), unit("node2"));
+        assert!(before3.contains("  --initial-cluster-state=new \\\n"), "{before3}");
+        assert!(!before3.contains("ExecStartPre"), "{before3}");
+        assert!(before3.contains("Type=notify\nExecStart="), "{before3}");
+
+        joined::record(&dir, "node3", &cluster_token(&spec, &dir), "/b").unwrap();
+        let after3 = unit("node3");
+        assert!(after3.contains("  --initial-cluster-state=existing \\\n"), "{after3}");
+        assert!(after3.contains("ExecStartPre=/bin/echo \"etcd member node3 starts with --initial-cluster-state=existing"));
+        let lines = |u: &str| -> Vec<String> {
+            u.lines()
+                .filter(|l| !l.contains("initial-cluster-state") && !l.starts_with('#'))
+                .map(String::from)
+                .collect()
+        };
+        assert_eq!(lines(&before3), lines(&after3), "nothing else differs");
+        assert_eq!(unit("node2"), before2, "the other members keep `new`");
+    }
 }

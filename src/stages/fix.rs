@@ -8,7 +8,7 @@
 use super::{StageDef, REGISTRY};
 use crate::cluster_dir::ClusterDir;
 use crate::config::{ClusterSpec, Role};
-use crate::ssh::{Connection, ExecRequest, SshError};
+use crate::ssh::{Connection, ExecRequest, SshError, Stream, UploadRequest, UploadSource};
 use anyhow::{anyhow, bail, Result};
 use futures::future::BoxFuture;
 use std::time::Duration;
@@ -131,6 +131,84 @@ pub async fn run_script(
         Some(0) => Ok(()),
         other => bail!("the fix failed on {host} (exit status {other:?})"),
     }
+}
+
+/// What a command printed on a host and how it ended: a fix looks before it acts.
+#[derive(Debug, Clone, Default)]
+pub struct Captured {
+    pub exit_status: Option<u32>,
+    pub stdout: Vec<String>,
+    pub stderr: Vec<String>,
+}
+
+impl Captured {
+    pub fn ok(&self) -> bool {
+        self.exit_status == Some(0)
+    }
+
+    pub fn stdout_text(&self) -> String {
+        self.stdout.join("\n")
+    }
+
+    /// The last line of stderr (or of stdout), for a message saying why a command failed.
+    pub fn last_line(&self) -> &str {
+        self.stderr
+            .iter()
+            .chain(&self.stdout)
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+}
+
+/// Run `command` on `host` (with sudo, `timeout_secs` at most) and collect its output; a
+/// non-zero exit is not an error here, a host that cannot be reached is.
+pub async fn capture(
+    ctx: &FixContext<'_>,
+    host: &str,
+    command: &str,
+    timeout_secs: u64,
+) -> Result<Captured> {
+    let conn = ctx.pool.connection(host).await?;
+    let req = ExecRequest {
+        command: command.to_string(),
+        sudo: true,
+        timeout: Some(Duration::from_secs(timeout_secs)),
+        stdin: None,
+    };
+    let mut out = Captured::default();
+    let outcome = conn
+        .exec(&req, &mut |l| match l.stream {
+            Stream::Stdout => out.stdout.push(l.line),
+            Stream::Stderr => out.stderr.push(l.line),
+        })
+        .await?;
+    out.exit_status = outcome.exit_status;
+    Ok(out)
+}
+
+/// Write `content` to `path` on `host` as root with `mode`; whether the file changed.
+pub async fn upload(
+    ctx: &FixContext<'_>,
+    host: &str,
+    path: &str,
+    mode: u32,
+    content: &str,
+) -> Result<bool> {
+    let conn = ctx.pool.connection(host).await?;
+    let req = UploadRequest {
+        source: UploadSource::Bytes(content.as_bytes().to_vec()),
+        remote_path: path.to_string(),
+        mode,
+        owner: None,
+        sudo: true,
+    };
+    let up = conn
+        .upload(&req)
+        .await
+        .map_err(|e| anyhow!("writing {path} on {host}: {e}"))?;
+    Ok(up.changed)
 }
 
 /// Run a fix script on every host of `hosts` at once (a restart reaches them together); lines

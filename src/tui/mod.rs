@@ -150,6 +150,8 @@ pub struct App {
     quit_after_run: bool,
     /// Steps the user chose to skip: `stage/step@host`.
     skipped: Vec<crate::events::StepRef>,
+    /// The failure whose fix is running: its pane opens again if the fix fails (or refuses).
+    fixing: Option<crate::events::StepRef>,
     effects: Vec<Effect>,
     now_ms: u64,
     /// Height of the log view at the last draw (for search jumps).
@@ -171,6 +173,7 @@ impl App {
             quit: false,
             quit_after_run: false,
             skipped: vec![],
+            fixing: None,
             effects: vec![],
             now_ms: 0,
             log_height: 20,
@@ -283,7 +286,16 @@ impl App {
                         self.start_run(Some(&stage));
                         self.notice(false, format!("fix applied; running stage {stage} again"));
                     }
-                    Err(e) => self.notice(true, format!("the fix failed: {e}")),
+                    Err(e) => {
+                        // Back to the failure, where the reason has room to be read whole.
+                        let at = self.fixing.take();
+                        if let Some(d) = &mut self.dash {
+                            if let Some(i) = d.failures.iter().position(|f| Some(f.key()) == at) {
+                                d.open_failure(i);
+                            }
+                        }
+                        self.notice(true, format!("the fix failed: {e}"))
+                    }
                 }
             }
             Msg::RunEnded { kind, result } => {
@@ -555,6 +567,7 @@ impl App {
             return;
         };
         let request = Box::new(self.request());
+        self.fixing = Some(fail.key());
         if let Some(d) = &mut self.dash {
             d.pane = None;
             d.running = true;

@@ -368,10 +368,11 @@ pub fn draw(d: &Dashboard, f: &mut Frame, area: Rect, theme: &Theme) {
                     theme.key(),
                 )));
                 for c in &diag.manual_commands {
-                    lines.push(Line::from(Span::styled(
-                        format!("   $ {c}"),
-                        theme.accent(),
-                    )));
+                    // A `# ...` line says where the next commands run: a note, not a command.
+                    lines.push(Line::from(match c.strip_prefix('#') {
+                        Some(note) => Span::styled(format!("   {}", note.trim()), theme.dim()),
+                        None => Span::styled(format!("   $ {c}"), theme.accent()),
+                    }));
                 }
             }
         }
@@ -407,63 +408,26 @@ pub fn draw(d: &Dashboard, f: &mut Frame, area: Rect, theme: &Theme) {
             if hit { theme.highlight() } else { theme.base() },
         )));
     }
-    // As tall as its (wrapped) content, at the bottom: the stages and the matrix stay in view
-    // when they can.
-    let body_h: usize = lines
-        .iter()
-        .map(|l| l.width().max(1).div_ceil(width.max(1)))
-        .sum();
-    // The actions are always shown whole (a long fix description wraps).
-    let act = action_lines(d, pane, fail, theme);
-    let act_h: usize = 1 + act
-        .iter()
-        .map(|l| l.width().max(1).div_ceil(width.max(1)))
-        .sum::<usize>();
-    let h = (body_h as u16 + act_h as u16 + 2).clamp(12, area.height.max(1));
-    let r = Rect {
-        y: area.y + area.height.saturating_sub(h),
-        height: h.min(area.height),
-        ..area
-    };
-    let inner = modal::boxed(f, r, theme.err(), title);
-    let [body_a, actions_a] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(act_h as u16)]).areas(inner);
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((pane.scroll, 0)),
-        body_a,
-    );
-
-    f.render_widget(
-        Paragraph::new(act).wrap(Wrap { trim: false }).block(
-            Block::default()
-                .borders(Borders::TOP)
-                .border_style(theme.border()),
-        ),
-        actions_a,
-    );
-}
-
-/// The pane's action lines: the keys, the fix (or why it is disabled), a confirmation, a notice.
-fn action_lines<'a>(
-    d: &Dashboard,
-    pane: &crate::tui::dashboard::Pane,
-    fail: &Failure,
-    theme: &Theme,
-) -> Vec<Line<'a>> {
+    // Actions.
     let label = |c| CONFIRM_KEYS.binding(c).map(|b| b.label).unwrap_or("");
     let (yes, no) = (label(Confirm::Yes), label(Confirm::No));
     let mut act: Vec<Line> = vec![];
     if pane.confirm_fix {
-        let what = fail
-            .diagnosis
-            .as_ref()
-            .and_then(|d| d.auto_fix.as_ref())
-            .map(|x| x.description.clone())
+        let fix = fail.diagnosis.as_ref().and_then(|d| d.auto_fix.as_ref());
+        let what = fix.map(|x| x.description.as_str()).unwrap_or_default();
+        // What it destroys, in the fix's own words (the stage declares them).
+        let destroys = fix
+            .and_then(|x| crate::stages::fix::fix(&x.action))
+            .and_then(|f| f.destroys)
+            .map(|d| format!(": {d}"))
             .unwrap_or_default();
         act.push(Line::from(Span::styled(
-            format!(" This fix is destructive: {what}. Apply it? {yes}: apply, then retry the stage   {no}: cancel"),
+            format!(" This fix is destructive{destroys}."),
+            theme.warn(),
+        )));
+        act.push(Line::from(Span::raw(format!(" {what}"))));
+        act.push(Line::from(Span::styled(
+            format!(" Apply it? {yes}: apply, then retry the stage   {no}: cancel"),
             theme.warn(),
         )));
     } else if pane.confirm_skip {
@@ -507,7 +471,17 @@ fn action_lines<'a>(
                     .diagnosis
                     .as_ref()
                     .and_then(|d| d.auto_fix.as_ref())
-                    .map(|x| format!("apply the fix ({}), then retry the stage", x.description))
+                    .map(|x| {
+                        let asks = if x.destructive {
+                            " (destructive: asks first)"
+                        } else {
+                            ""
+                        };
+                        format!(
+                            "apply the fix{asks}, then retry the stage: {}",
+                            x.description
+                        )
+                    })
                     .unwrap_or_default();
                 act.push(key_line(&[(a, desc.as_str())], theme))
             }
@@ -523,5 +497,97 @@ fn action_lines<'a>(
             if *is_err { theme.err() } else { theme.ok() },
         )));
     }
-    act
+    // As tall as its (wrapped) content, at the bottom: the stages and the matrix stay in view
+    // when they can; the actions always show whole (a long fix, a refusal), plus their rule.
+    let body_h = rows(&lines, width);
+    let act_h = rows(&act, width) as u16 + 1;
+    let h = (body_h as u16 + act_h + 2).clamp(12, area.height.max(1));
+    let r = Rect {
+        y: area.y + area.height.saturating_sub(h),
+        height: h.min(area.height),
+        ..area
+    };
+    let inner = modal::boxed(f, r, theme.err(), title);
+    let [body_a, actions_a] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(act_h)]).areas(inner);
+    // Say so when the diagnosis goes on below what is shown.
+    let hidden = body_h.saturating_sub(pane.scroll as usize + body_a.height as usize);
+    let more = (hidden > 0).then(|| {
+        let keys = PANE_KEYS
+            .binding(PaneAction::ScrollDown)
+            .map(|b| b.label)
+            .unwrap_or("↓");
+        Line::from(Span::styled(
+            format!(" {hidden} more line(s) below: {keys} scrolls "),
+            theme.dim(),
+        ))
+        .right_aligned()
+    });
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((pane.scroll, 0)),
+        body_a,
+    );
+
+    let mut rule = Block::default()
+        .borders(Borders::TOP)
+        .border_style(theme.border());
+    if let Some(more) = more {
+        rule = rule.title(more);
+    }
+    f.render_widget(
+        Paragraph::new(act).wrap(Wrap { trim: false }).block(rule),
+        actions_a,
+    );
+}
+
+/// How many rows `lines` take wrapped at `width` the way the pane's paragraphs wrap them: at
+/// spaces, a word longer than the row split.
+fn rows(lines: &[Line], width: usize) -> usize {
+    let width = width.max(1);
+    lines
+        .iter()
+        .map(|l| {
+            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+            wrapped_rows(&text, width)
+        })
+        .sum()
+}
+
+fn wrapped_rows(text: &str, width: usize) -> usize {
+    let (mut rows, mut col) = (1, 0);
+    for (i, word) in text.split(' ').enumerate() {
+        let w = Span::raw(word).width();
+        let gap = usize::from(i > 0);
+        if col + gap + w <= width {
+            col += gap + w;
+        } else if w <= width {
+            rows += 1;
+            col = w;
+        } else {
+            // A word wider than the row: it starts on a row of its own and is cut.
+            rows += usize::from(col > 0) + (w - 1) / width;
+            col = (w - 1) % width + 1;
+        }
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrapped_rows;
+
+    #[test]
+    fn rows_follow_word_wrapping() {
+        assert_eq!(wrapped_rows("", 10), 1);
+        assert_eq!(wrapped_rows("abc def", 7), 1);
+        assert_eq!(wrapped_rows("abc def", 6), 2);
+        // 4 + 1 + 4 = 9 fits 10; the third word goes to a second row.
+        assert_eq!(wrapped_rows("aaaa bbbb cccc", 10), 2);
+        // A word of 25 over a width of 10: 3 rows.
+        assert_eq!(wrapped_rows(&"x".repeat(25), 10), 3);
+        // A leading space is a column too.
+        assert_eq!(wrapped_rows(" abcd efgh", 9), 2);
+    }
 }
