@@ -588,8 +588,8 @@ fn troubleshooting_pane_with_diagnosis() {
 /// node3's health step after a power loss emptied its WAL segment, and the evidence kubewiz
 /// gathers there (the lab's real lines), diagnosed by the real catalog: E12.
 const E12_HEALTH_TAIL: [&str; 4] = [
-    "{\"level\":\"warn\",\"ts\":\"2026-12-02T00:33:39.917Z\",\"caller\":\"clientv3/retry_interceptor.go:62\",\"msg\":\"retrying of unary invoker failed\",\"target\":\"endpoint://client-d2cf948f-6187-4f3c-94fd-2424b7b92930/127.0.0.1:2379\",\"attempt\":0,\"error\":\"rpc error: code = DeadlineExceeded desc = latest balancer error: all SubConns are in TransientFailure\"}",
-    "etcd keeps exiting on this member: systemd restarted it 3 times in 18 s, so it is not waited for",
+    "etcd keeps exiting on this member: systemd restarted it 4 times in 19 s, so it is not waited for",
+    "{\"level\":\"warn\",\"ts\":\"2026-12-02T01:56:28.446Z\",\"caller\":\"clientv3/retry_interceptor.go:62\",\"msg\":\"retrying of unary invoker failed\",\"target\":\"endpoint://client-f9bb4734-e9af-4748-8fb5-32e7a74e63fa/127.0.0.1:2379\",\"attempt\":0,\"error\":\"rpc error: code = DeadlineExceeded desc = latest balancer error: all SubConns are in TransientFailure\"}",
     "https://127.0.0.1:2379 is unhealthy: failed to commit proposal: context deadline exceeded",
     "Error: unhealthy cluster",
 ];

@@ -47,7 +47,10 @@ pub const STAGE: StageDef = StageDef {
         },
         FixDef {
             name: "replace-etcd-member",
-            destroys: Some("the member's data directory is moved aside and the member rebuilt from the others"),
+            destroys: Some(
+                "the member's data directory is moved aside and the member rebuilt from the \
+                 others",
+            ),
             run: |ctx, host, emit| Box::pin(replace::replace_member(ctx, host, emit)),
         },
         FixDef {
@@ -382,7 +385,9 @@ mod tests {
         joined::record(&dir, "node3", &cluster_token(&spec, &dir), "/b").unwrap();
         let after3 = unit("node3");
         assert!(after3.contains("  --initial-cluster-state=existing \\\n"), "{after3}");
-        assert!(after3.contains("ExecStartPre=/bin/echo \"etcd member node3 starts with --initial-cluster-state=existing"));
+        let echo = "ExecStartPre=/bin/echo \"etcd member node3 starts with \
+                    --initial-cluster-state=existing";
+        assert!(after3.contains(echo), "{after3}");
         let lines = |u: &str| -> Vec<String> {
             u.lines()
                 .filter(|l| !l.contains("initial-cluster-state") && !l.starts_with('#'))

@@ -16,8 +16,9 @@
 //! Each step is reported as a line. A run cut short is safe to repeat: a member already removed
 //! is not removed again, one already added (unstarted, with its peer URL) is not added again.
 
-use super::super::fix::{capture, run_script, upload, Captured, Emit, FixContext};
-use super::super::templates::restart_marker;
+use crate::stages::fix::{capture, run_script, upload, Captured, Emit, FixContext};
+use crate::stages::templates::restart_marker;
+use crate::stages::{shell_quote, Templates};
 use super::{
     backup_dir, client_url, cluster_token, etcdctl, etcdctl_at, joined, move_data_aside,
     peer_url, UnitInputs, DATA_DIR, UNIT, UNIT_NAME,
@@ -149,14 +150,104 @@ pub async fn replace_member(ctx: &FixContext<'_>, host: &str, emit: &mut Emit<'_
         .iter()
         .find(|h| h.name == host)
         .ok_or_else(|| anyhow!("{host} is not an etcd member in the cluster file"))?;
+    let Some(seen) = look(ctx, &members, target, emit).await? else {
+        return Ok(());
+    };
+    let operator = seen.operator.as_str();
+    let peer = peer_url(&target.address);
+
+    // Out of the cluster. An added member that never started is the one an earlier run of this
+    // fix added: it stays, and is not added again.
+    match &seen.listed {
+        Some(m) if m.started() => {
+            emit(format!(
+                "step 1/6: member remove {} ({host}) on {operator}",
+                m.hex_id()
+            ));
+            let remove = format!("member remove {}", m.hex_id());
+            etcdctl_step(ctx, operator, &remove, emit).await?;
+        }
+        Some(m) => emit(format!(
+            "step 1/6: {host} was removed already ({} is the unstarted member added for it)",
+            m.hex_id()
+        )),
+        None => emit(format!(
+            "step 1/6: {host} is not in the member list any more: nothing to remove"
+        )),
+    }
+    let token = cluster_token(ctx.spec, ctx.dir);
+    let moved_to = stop_and_move_aside(ctx, host, &token, emit).await?;
+
+    // From now on this member joins as existing: the record first, then its unit.
+    let backup = moved_to.as_deref().unwrap_or("(there was no data directory)");
+    joined::record(ctx.dir, host, &token, backup)
+        .context("recording that the member joins as existing")?;
+    let unit = UnitInputs::of(ctx.spec, ctx.dir)?.render(&Templates::new(), ctx.spec, target)?;
+    upload(ctx, host, UNIT, 0o644, &unit).await?;
+    run_script(ctx, host, "systemctl daemon-reload", emit).await?;
+    emit(format!(
+        "step 3/6: {UNIT} on {host} says --initial-cluster-state=existing (recorded in {})",
+        joined::path(ctx.dir).display()
+    ));
+
+    // Back in the cluster, as a new member with the same name and peer URL.
+    if seen.listed.as_ref().is_some_and(|m| !m.started()) {
+        emit(format!("step 4/6: {host} was added already"));
+    } else {
+        emit(format!(
+            "step 4/6: member add {host} --peer-urls={peer} on {operator}"
+        ));
+        let add = format!("member add {host} --peer-urls={peer}");
+        etcdctl_step(ctx, operator, &add, emit).await?;
+    }
+
+    // Started, it copies the data from the others. The unit it starts with is the current
+    // one: a restart asked for by an earlier step is done too.
+    emit(format!("step 5/6: start etcd on {host}"));
+    let start = format!(
+        "systemctl start --no-block {UNIT_NAME} && rm -f {}",
+        restart_marker(UNIT_NAME)
+    );
+    run_script(ctx, host, &start, emit).await?;
+    let client = client_url(&target.address);
+    emit(format!(
+        "step 6/6: wait up to {CATCH_UP_SECS} s for {host} to be healthy on {client} and catch up"
+    ));
+    let all_clients: Vec<String> = members.iter().map(|h| client_url(&h.address)).collect();
+    wait_caught_up(ctx, operator, host, &client, &all_clients.join(","), emit).await?;
+    if let Some(b) = moved_to {
+        emit(format!(
+            "{host} replaced; its old data directory is kept in {b} on {host} \
+             (remove it once you no longer need it)"
+        ));
+    }
+    Ok(())
+}
+
+/// What the fix saw before changing anything.
+struct Seen {
+    /// A healthy member to run etcdctl on.
+    operator: String,
+    /// The damaged member in the member list, if it is still there.
+    listed: Option<Member>,
+}
+
+/// Look before changing anything: the other members' health, the member list, the quorum.
+/// An error (the refusal) when the others do not hold a quorum; None when `target` is healthy
+/// after all (nothing to replace).
+async fn look(
+    ctx: &FixContext<'_>,
+    members: &[&HostSpec],
+    target: &HostSpec,
+    emit: &mut Emit<'_>,
+) -> Result<Option<Seen>> {
+    let host = target.name.as_str();
     let (peer, client) = (peer_url(&target.address), client_url(&target.address));
     let others: Vec<&HostSpec> = members
         .iter()
         .copied()
         .filter(|h| h.name != host)
         .collect();
-
-    // 1. Look before changing anything.
     emit(format!(
         "replacing etcd member {host} ({peer}): checking the other members first"
     ));
@@ -184,15 +275,14 @@ pub async fn replace_member(ctx: &FixContext<'_>, host: &str, emit: &mut Emit<'_
     let list = member_list(ctx, &operator).await?;
     let listed = list
         .iter()
-        .find(|m| m.peer_urls.contains(&peer) || m.name == host);
+        .find(|m| m.peer_urls.contains(&peer) || m.name == host)
+        .cloned();
     // Counted with the target, also when an earlier run removed it already.
     let size = list.len() + usize::from(listed.is_none());
+    let names: Vec<String> = list.iter().map(describe).collect();
     emit(format!(
         "member list (from {operator}): {}",
-        list.iter()
-            .map(describe)
-            .collect::<Vec<_>>()
-            .join(", ")
+        names.join(", ")
     ));
     if let Some(refusal) = quorum_refusal(host, size, &healthy) {
         bail!(refusal);
@@ -203,36 +293,26 @@ pub async fn replace_member(ctx: &FixContext<'_>, host: &str, emit: &mut Emit<'_
         healthy.join(", "),
         quorum(size)
     ));
-    if let Some(m) = listed.filter(|m| m.started()) {
+    if let Some(m) = listed.as_ref().filter(|m| m.started()) {
         if healthy_at(ctx, &operator, &client).await {
             emit(format!(
                 "{host} (member {}) is healthy on {client}: nothing to replace",
                 m.hex_id()
             ));
-            return Ok(());
+            return Ok(None);
         }
     }
+    Ok(Some(Seen { operator, listed }))
+}
 
-    // 2. Out of the cluster. An added member that never started is the one an earlier run of
-    // this fix added: it stays, and is not added again.
-    let already_added = listed.is_some_and(|m| !m.started());
-    match listed {
-        Some(m) if m.started() => {
-            emit(format!("step 1/6: member remove {} ({host}) on {operator}", m.hex_id()));
-            etcdctl_step(ctx, &operator, &format!("member remove {}", m.hex_id()), emit).await?;
-        }
-        Some(m) => emit(format!(
-            "step 1/6: {host} was removed already (member {} is the unstarted one added for it)",
-            m.hex_id()
-        )),
-        None => emit(format!(
-            "step 1/6: {host} is not in the member list any more: nothing to remove"
-        )),
-    }
-
-    // 3. Stopped, its data moved aside (kept) and a fresh data directory with the marker.
-    let backup = backup_dir();
-    let token = cluster_token(ctx.spec, ctx.dir);
+/// Stop etcd on `host`, move its data directory aside (kept) and leave a fresh one with this
+/// cluster's marker (the stage's data-dir check accepts it); where the old one went.
+async fn stop_and_move_aside(
+    ctx: &FixContext<'_>,
+    host: &str,
+    token: &str,
+    emit: &mut Emit<'_>,
+) -> Result<Option<String>> {
     emit(format!(
         "step 2/6: stop etcd on {host}, move {DATA_DIR} aside (kept), fresh {DATA_DIR}"
     ));
@@ -242,72 +322,20 @@ pub async fn replace_member(ctx: &FixContext<'_>, host: &str, emit: &mut Emit<'_
          mkdir -p {DATA_DIR} && chmod 700 {DATA_DIR}\n\
          printf '%s\\n' {} > {DATA_DIR}/kubewiz-cluster\n\
          echo \"fresh {DATA_DIR} with this cluster's marker\"",
-        move_data_aside(&backup),
-        crate::stages::shell_quote(&token),
+        move_data_aside(&backup_dir()),
+        shell_quote(token),
     );
     let mut moved_to = None;
+    let moved = format!("moved {DATA_DIR} to ");
     run_script(ctx, host, &script, &mut |l: String| {
-        if let Some(to) = l.strip_prefix(&format!("moved {DATA_DIR} to ")) {
+        if let Some(to) = l.strip_prefix(&moved) {
             moved_to = Some(to.to_string());
         }
         emit(format!("{host}: {l}"))
     })
     .await
     .with_context(|| format!("stopping {host} and moving its data directory aside"))?;
-
-    // 4. From now on this member joins as existing: the record first, then its unit.
-    joined::record(
-        ctx.dir,
-        host,
-        &token,
-        moved_to.as_deref().unwrap_or("(there was no data directory)"),
-    )
-    .context("recording that the member joins as existing")?;
-    let unit = UnitInputs::of(ctx.spec, ctx.dir)?.render(&super::super::Templates::new(), ctx.spec, target)?;
-    upload(ctx, host, UNIT, 0o644, &unit).await?;
-    run_script(ctx, host, "systemctl daemon-reload", emit).await?;
-    emit(format!(
-        "step 3/6: {UNIT} on {host} says --initial-cluster-state=existing (recorded in {})",
-        joined::path(ctx.dir).display()
-    ));
-
-    // 5. Back in the cluster, as a new member with the same name and peer URL.
-    if already_added {
-        emit(format!("step 4/6: {host} was added already"));
-    } else {
-        emit(format!("step 4/6: member add {host} --peer-urls={peer} on {operator}"));
-        etcdctl_step(
-            ctx,
-            &operator,
-            &format!("member add {host} --peer-urls={peer}"),
-            emit,
-        )
-        .await?;
-    }
-
-    // 6. Started; it copies the data from the others.
-    emit(format!("step 5/6: start etcd on {host}"));
-    run_script(
-        ctx,
-        host,
-        &format!(
-            "systemctl start --no-block {UNIT_NAME} && rm -f {}",
-            restart_marker(UNIT_NAME)
-        ),
-        emit,
-    )
-    .await?;
-    emit(format!(
-        "step 6/6: wait up to {CATCH_UP_SECS} s for {host} to be healthy on {client} and catch up"
-    ));
-    let all_clients: Vec<String> = members.iter().map(|h| client_url(&h.address)).collect();
-    wait_caught_up(ctx, &operator, host, &client, &all_clients.join(","), emit).await?;
-    if let Some(b) = moved_to {
-        emit(format!(
-            "{host} replaced; its old data directory is kept in {b} on {host} (remove it once you no longer need it)"
-        ));
-    }
-    Ok(())
+    Ok(moved_to)
 }
 
 /// The members of `hosts` whose etcd answers healthy on the host itself (it commits through a
@@ -396,7 +424,8 @@ async fn wait_caught_up(
             match indexes(ctx, operator, client, all_clients).await {
                 Ok((index, leader)) if caught_up(index, leader) => {
                     emit(format!(
-                        "{host} is healthy on {client}, raft index {index} (leader {leader}): caught up"
+                        "{host} is healthy on {client}, raft index {index} \
+                         (leader {leader}): caught up"
                     ));
                     return Ok(());
                 }
@@ -408,7 +437,8 @@ async fn wait_caught_up(
         };
         if Instant::now() >= deadline {
             bail!(
-                "{host} did not catch up within {CATCH_UP_SECS} s ({last}): see journalctl -u {UNIT_NAME} on {host}"
+                "{host} did not catch up within {CATCH_UP_SECS} s ({last}): \
+                 see journalctl -u {UNIT_NAME} on {host}"
             );
         }
         if last_report.elapsed() >= Duration::from_secs(10) {
@@ -436,7 +466,8 @@ async fn indexes(
     }
     let statuses: Vec<EndpointStatus> = serde_json::from_str(&out.stdout_text())
         .with_context(|| format!("reading etcdctl endpoint status on {operator}"))?;
-    raft_progress(&statuses, client).ok_or_else(|| anyhow!("no status of {client} or of the leader yet"))
+    raft_progress(&statuses, client)
+        .ok_or_else(|| anyhow!("no status of {client} or of the leader yet"))
 }
 
 /// (the member at `client`'s applied index, the leader's raft index) from endpoint statuses.
