@@ -85,10 +85,15 @@ async fn on_host(conn: &Connection, catalog: &Catalog, stage: &str, units: &[Str
     let mut commands: Vec<(String, String)> = units
         .iter()
         .map(|unit| {
-            // The unit's current (or last) run only: older runs' errors would mislead.
+            // The unit's current (or last) run only: older runs' errors would mislead. But a
+            // unit systemd keeps restarting (not running, restarted since it was started)
+            // may be caught in a run that has not logged its error yet, and the runs before
+            // it are the same failure: then its last lines, whatever run they are from.
             let cmd = format!(
-                "id=$(systemctl show -p InvocationID --value {unit} 2>/dev/null); \
-                 if [ -n \"$id\" ]; then journalctl -o cat -n {JOURNAL_LINES} --no-pager _SYSTEMD_INVOCATION_ID=$id; \
+                "v() {{ systemctl show -p \"$1\" --value {unit} 2>/dev/null; }}; \
+                 id=$(v InvocationID); r=$(v NRestarts); s=$(v SubState); \
+                 if [ -n \"$id\" ] && {{ [ \"${{r:-0}}\" = 0 ] || [ \"$s\" = running ]; }}; then \
+                 journalctl -o cat -n {JOURNAL_LINES} --no-pager _SYSTEMD_INVOCATION_ID=$id; \
                  else journalctl -u {unit} -o cat -n {JOURNAL_LINES} --no-pager; fi"
             );
             (format!("journalctl -u {unit}"), cmd)
