@@ -369,23 +369,17 @@ pub fn analyse(members: &[Member], g: &Gathered) -> Vec<Finding> {
         };
         // Only the member that fails with the most peers is called cut off; the others are
         // told whom they lost, in words no catalog entry blames them for.
-        let (severity, line) = if peers_of(inbound, outbound) == worst {
-            let line = format!(
-                "{} ({}) is cut off from its peers ({direction}): {}",
-                m.name,
-                m.address,
-                parts.join("; ")
-            );
-            (Severity::Problem, line)
+        let (severity, what) = if peers_of(inbound, outbound) == worst {
+            (Severity::Problem, "is cut off from its peers")
         } else {
-            let line = format!(
-                "{} ({}) does not exchange with every peer ({direction}): {}",
-                m.name,
-                m.address,
-                parts.join("; ")
-            );
-            (Severity::Warning, line)
+            (Severity::Warning, "does not exchange with every peer")
         };
+        let line = format!(
+            "{} ({}) {what} ({direction}): {}",
+            m.name,
+            m.address,
+            parts.join("; ")
+        );
         out.push(Finding {
             host: m.name.clone(),
             severity,
