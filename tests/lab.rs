@@ -282,18 +282,19 @@ fn bundle_binaries_run_on_a_lab_machine() {
     }
 }
 
-/// Docker started by hand on a lab machine (it is installed there, not enabled), with the busybox
-/// image loaded. On drop: docker and containerd stopped, and what they made removed (their state
+/// A container runtime started by hand on a lab machine (docker or containerd: installed there,
+/// not enabled). On drop: docker and containerd stopped, and what they made removed (their state
 /// directories if they were empty, the iptables rules, docker0), so the machine is as before.
-struct DockerOnMachine<'a> {
+struct RuntimeOnMachine<'a> {
     lab: &'a common::Lab,
     i: usize,
 }
 
-const SAVE: &str = "/run/kubewiz-labtest-docker";
+const SAVE: &str = "/run/kubewiz-labtest-runtime";
 
-impl<'a> DockerOnMachine<'a> {
-    fn start(lab: &'a common::Lab, i: usize, image: &Path) -> Self {
+impl<'a> RuntimeOnMachine<'a> {
+    /// Starts `unit` (`docker` or `containerd`) on machine `i`.
+    fn start(lab: &'a common::Lab, i: usize, unit: &str) -> Self {
         let before = format!(
             "set -e; for u in docker.service docker.socket containerd.service; do \
                if systemctl is-active -q $u; then echo \"$u is already running\" >&2; exit 1; fi; done; \
@@ -302,24 +303,24 @@ impl<'a> DockerOnMachine<'a> {
                [ -n \"$(ls -A $d 2>/dev/null)\" ] || echo $d >>{SAVE}/empty; done"
         );
         ok(&on_machine(lab, i, &before, None), "saving machine state");
-        let guard = DockerOnMachine { lab, i };
-        ok(
-            &on_machine(lab, i, "systemctl start docker", None),
-            "systemctl start docker",
-        );
-        ok(
-            &on_machine(lab, i, "docker load", Some(image)),
-            "docker load of the busybox image",
-        );
+        let guard = RuntimeOnMachine { lab, i };
+        let start = format!("systemctl start {unit}");
+        ok(&on_machine(lab, i, &start, None), &start);
         guard
     }
 
-    fn run(&self, args: &str) -> Output {
+    /// Runs `script` on the machine with `stdin`; panics unless it succeeds.
+    fn sh(&self, script: &str, stdin: Option<&Path>) -> String {
+        let out = on_machine(self.lab, self.i, script, stdin);
+        ok(&out, &format!("`{script}` on machine {}", self.i))
+    }
+
+    fn docker_run(&self, args: &str) -> Output {
         on_machine(self.lab, self.i, &format!("docker run --rm {args}"), None)
     }
 }
 
-impl Drop for DockerOnMachine<'_> {
+impl Drop for RuntimeOnMachine<'_> {
     fn drop(&mut self) {
         let restore = format!(
             "docker ps -aq | xargs -r docker rm -f >/dev/null; \
@@ -334,7 +335,7 @@ impl Drop for DockerOnMachine<'_> {
         );
         let out = on_machine(self.lab, self.i, &restore, None);
         if !out.status.success() {
-            eprintln!("cleanup of docker on machine {}: {out:?}", self.i);
+            eprintln!("cleanup of the runtime on machine {}: {out:?}", self.i);
         }
     }
 }
@@ -426,10 +427,11 @@ fn container_packet_to_an_outside_address_dies_on_the_lab_bridge() {
 
     let image = busybox_image(&bundle_dir(&lab));
     let tags = image_tags_checked(&image);
-    let docker = DockerOnMachine::start(&lab, 1, &image);
+    let docker = RuntimeOnMachine::start(&lab, 1, "docker");
+    docker.sh("docker load", Some(&image));
 
     // No fallback to a public resolver: the container gets the lab's own nameserver.
-    let out = docker.run(&format!(
+    let out = docker.docker_run(&format!(
         "--network bridge {} cat /etc/resolv.conf",
         tags[0]
     ));
@@ -442,7 +444,7 @@ fn container_packet_to_an_outside_address_dies_on_the_lab_bridge() {
 
     let forwarding = ForwardingHost::on();
     let dropped = counter("filter", "FORWARD", "kubewiz-lab-no-egress");
-    let out = docker.run(&format!(
+    let out = docker.docker_run(&format!(
         "--network bridge {} ping -c1 -W1 {OUTSIDE}",
         tags[0]
     ));
@@ -461,4 +463,48 @@ fn container_packet_to_an_outside_address_dies_on_the_lab_bridge() {
         0,
         "a lab packet to {OUTSIDE} left this host"
     );
+}
+
+#[test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
+fn bundle_images_run_under_docker_and_containerd_on_a_lab_machine() {
+    let Some(lab) = common::lab() else { return };
+    let bundle = bundle_dir(&lab);
+    let pause = bundle.join("images/pause-3.2.tar");
+    let busybox = busybox_image(&bundle);
+    let busybox_tag = image_tags_checked(&busybox).remove(0);
+
+    {
+        let docker = RuntimeOnMachine::start(&lab, 3, "docker");
+        docker.sh("docker load", Some(&pause));
+        docker.sh("docker load", Some(&busybox));
+        // The pod sandbox's oom_score_adj: this VM cannot lower it, the lab's runc wrapper
+        // clamps it to 0 (without the wrapper, runc fails to start the container).
+        let out = docker.docker_run(&format!(
+            "--oom-score-adj=-998 {busybox_tag} cat /proc/self/oom_score_adj"
+        ));
+        assert_eq!(ok(&out, "docker run --oom-score-adj=-998").trim(), "0");
+        let state = docker.sh(
+            "docker run -d --name kubewiz-labtest-pause k8s.gcr.io/pause:3.2 >/dev/null; \
+             docker inspect -f '{{.State.Running}}' kubewiz-labtest-pause; \
+             docker rm -f kubewiz-labtest-pause >/dev/null",
+            None,
+        );
+        assert_eq!(state.trim(), "true", "the pause container runs");
+    }
+
+    let containerd = RuntimeOnMachine::start(&lab, 3, "containerd");
+    let ctr = "ctr -n kubewiz-labtest";
+    containerd.sh(&format!("{ctr} images import -"), Some(&pause));
+    containerd.sh(&format!("{ctr} images import -"), Some(&busybox));
+    let refs = containerd.sh(&format!("{ctr} images ls -q"), None);
+    let busybox_ref = format!("docker.io/library/{busybox_tag}");
+    let mut refs: Vec<&str> = refs.lines().collect();
+    refs.sort();
+    assert_eq!(refs, [busybox_ref.as_str(), "k8s.gcr.io/pause:3.2"]);
+    let out = containerd.sh(
+        &format!("{ctr} run --rm {busybox_ref} kubewiz-labtest-1 echo hello from containerd"),
+        None,
+    );
+    assert_eq!(out.trim(), "hello from containerd");
 }
