@@ -9,31 +9,11 @@ mod common;
 
 use common::tmux::Tmux;
 
-use std::process::Command;
 use std::time::Duration;
 
 /// Runs a command as root on lab machine `i` over ssh (lab key, lab known_hosts).
 fn on_machine(lab: &common::Lab, i: usize, cmd: &str) -> std::process::Output {
-    Command::new("ssh")
-        .arg("-i")
-        .arg(lab.key())
-        .arg("-o")
-        .arg(format!(
-            "UserKnownHostsFile={}",
-            lab.known_hosts().display()
-        ))
-        .args([
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            "BatchMode=yes",
-            "-p",
-        ])
-        .arg(lab.port().to_string())
-        .arg(format!("root@{}", lab.address(i)))
-        .arg(cmd)
-        .output()
-        .expect("ssh runs")
+    lab.ssh_command(i, "root", cmd).output().expect("ssh runs")
 }
 
 /// Makes br-netfilter fail on one machine: /etc/modules-load.d becomes a plain file, so the

@@ -130,6 +130,38 @@ impl Lab {
     pub async fn connect(&self, i: usize, user: &str) -> Connection {
         self.connect_target(self.target(i, user)).await
     }
+
+    /// The system `ssh` client to machine `i` as `user` running `script` (lab key, lab
+    /// known_hosts, no prompts): for tests that stream a file into a command's stdin.
+    pub fn ssh_command(&self, i: usize, user: &str, script: &str) -> Command {
+        let mut cmd = Command::new("ssh");
+        cmd.arg("-F")
+            .arg("none")
+            .arg("-i")
+            .arg(self.key())
+            .arg("-o")
+            .arg(format!(
+                "UserKnownHostsFile={}",
+                self.known_hosts().display()
+            ))
+            .args([
+                "-o",
+                "GlobalKnownHostsFile=/dev/null",
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "LogLevel=ERROR",
+                "-p",
+            ])
+            .arg(self.port().to_string())
+            .arg(format!("{user}@{}", self.address(i)))
+            .arg(script);
+        cmd
+    }
 }
 
 /// What a command printed, collected.
