@@ -4,6 +4,7 @@
 //! [`engine`] → [`events::Event`] stream → a printer (plain lines, JSON lines) or the TUI.
 //! Nothing below `engine` knows about the terminal.
 
+pub mod addons;
 pub mod cli;
 pub mod cluster_dir;
 pub mod config;

@@ -1,6 +1,7 @@
 //! `kubewiz plan`: the dry run. Prints every step and every file it writes, per host.
 
 use super::FileArg;
+use crate::cluster_dir::ClusterDir;
 use crate::plan::{FileSource, Plan, Step, StepAction, StepScope};
 use crate::stages;
 use anyhow::Result;
@@ -24,12 +25,14 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode> {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
-    let dir = crate::cluster_dir::ClusterDir::of_cluster_file(&args.file.file);
+    let dir = ClusterDir::of_cluster_file(&args.file.file);
     let plan = stages::build_plan(&loaded.spec, &dir, &stages::PlanOptions::default())?;
+    let addons = crate::addons::rendered(&loaded.spec)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {
         print!("{}", render(&plan, args.show_scripts));
+        print!("{}", render_addons(&addons, &dir));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -46,6 +49,29 @@ fn marker(step: &Step) -> String {
         m.push_str("[barrier] ");
     }
     m
+}
+
+/// The add-on manifests and what kubewiz changes in each release manifest.
+pub fn render_addons(addons: &[crate::addons::Rendered], dir: &ClusterDir) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for a in addons {
+        let _ = writeln!(
+            out,
+            "\nadd-on {}: {} with {} change(s), written to {} by apply",
+            a.name,
+            a.source.display(),
+            a.changes.len(),
+            crate::addons::path_in(dir, a.name).display()
+        );
+        for c in &a.changes {
+            let _ = writeln!(out, "  set {c}");
+        }
+        for w in &a.warnings {
+            let _ = writeln!(out, "  warning: {w}");
+        }
+    }
+    out
 }
 
 pub fn render(plan: &Plan, show_scripts: bool) -> String {

@@ -76,6 +76,9 @@ pub struct Prepared {
 /// bundle's tarballs, so a UI calls it off its thread.
 pub fn prepare(req: &Request) -> Result<Prepared> {
     let pki = crate::pki::ensure(&req.dir, &req.spec)?;
+    // Rendered now, so a missing or foreign release manifest stops the run before any host
+    // changes; applied to the cluster by the add-ons stage.
+    crate::addons::write(&req.dir, &crate::addons::rendered(&req.spec)?)?;
     let mut plan = crate::stages::build_plan(&req.spec, &req.dir, &req.plan)?;
     let rerun = req.narrowing.apply(&mut plan).map_err(anyhow::Error::msg)?;
     let mut options = run_options(
