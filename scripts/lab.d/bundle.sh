@@ -37,12 +37,94 @@ shared_dir() {
   [[ -d $d/lab-cache ]] && (cd "$d" && pwd -P)
 }
 
+# The lab-cache folder: ../shared/lab-cache when it is there, else one built here from source
+# (once, into $CACHE/lab-cache; about 45 minutes on 2 cores) with the recipe's scripts.
 lab_cache_dir() {
   local s
-  s=$(shared_dir) || die "no ../shared/lab-cache beside $REPO (or set KUBEWIZ_LAB_SHARED): the lab takes \
-the Kubernetes and flannel binaries from there; without it, build them with the recipe in \
-../shared/reference/kube (build-kube.sh, build-flannel.sh), about 45 minutes on 2 cores"
-  echo "$s/lab-cache"
+  if s=$(shared_dir); then
+    echo "$s/lab-cache"
+    return 0
+  fi
+  lab_cache_complete "$CACHE/lab-cache" || build_lab_cache "$CACHE/lab-cache" >&2
+  echo "$CACHE/lab-cache"
+}
+
+lab_cache_complete() {
+  local p
+  for p in $(lab_cache_parts); do [[ -f $1/$p/SHA256SUMS ]] || return 1; done
+}
+
+# The recipe's build scripts: ../shared/reference/kube (or $KUBEWIZ_LAB_RECIPE).
+recipe_dir() {
+  local d
+  for d in "${KUBEWIZ_LAB_RECIPE:-}" "$REPO/../shared/reference/kube" \
+    "$(dirname "$(git -C "$REPO" rev-parse --path-format=absolute --git-common-dir 2>/dev/null)")/../shared/reference/kube"; do
+    [[ -n $d && -x $d/build-kube.sh && -x $d/build-flannel.sh ]] && { (cd "$d" && pwd -P); return 0; }
+  done
+  die "no ../shared/lab-cache and no build recipe (../shared/reference/kube/build-kube.sh) beside $REPO: \
+the lab needs Kubernetes $K8S_VERSION and flannel ${FLANNEL_VERSIONS[*]} binaries (set KUBEWIZ_LAB_SHARED or KUBEWIZ_LAB_RECIPE)"
+}
+
+# build_lab_cache OUT [PART...]: the lab-cache layout (a folder per part, each file gzip -9'd,
+# SHA256SUMS of the uncompressed files) built from public sources: Debian's `kubernetes` source
+# package with Debian's Go, and flannel's tagged source tarballs beside the recipe. PARTS default
+# to every part (kubernetes-vK flannel-vF ...); naming some builds only those (to test one).
+build_lab_cache() {
+  local out=$1 recipe w part v t0=$EPOCHREALTIME
+  shift
+  local parts=("$@")
+  ((${#parts[@]})) || mapfile -t parts < <(lab_cache_parts)
+  recipe=$(recipe_dir)
+  log "no lab-cache: building ${parts[*]} from source with $recipe (about 45 minutes on 2 cores for all)"
+  ensure_pkgs golang-go make rsync bc patch gcc libc6-dev dpkg-dev
+  w=${KUBEWIZ_LAB_BUILD:-$CACHE/build}
+  mkdir -p "$w" "$out"
+  for part in "${parts[@]}"; do
+    [[ -f $out/$part/SHA256SUMS ]] && continue
+    rm -rf "$w/out-$part"
+    mkdir -p "$w/out-$part"
+    case $part in
+      kubernetes-v*)
+        kube_source "$w/k8ssrc"
+        "$recipe/build-kube.sh" "$w/k8ssrc" "$w/kbuild" "$w/out-$part" >&2 || die "building Kubernetes failed"
+        # the pod sandbox binary, as the recipe's images.sh builds it
+        gcc -Os -Wall -Werror -static -o "$w/out-$part/pause" "$w/kbuild/src/build/pause/linux/pause.c" &&
+          strip "$w/out-$part/pause" || die "building pause failed"
+        ;;
+      flannel-v*)
+        v=${part#flannel-v}
+        # build-flannel.sh writes to /var/cache/kx-bin/flannel-vV: moved into the cache
+        WORK=$w/fbuild "$recipe/build-flannel.sh" "$v" >&2 || die "building flannel $v failed"
+        mv /var/cache/kx-bin/flannel-v"$v"/* "$w/out-$part/"
+        rmdir /var/cache/kx-bin/flannel-v"$v" /var/cache/kx-bin 2>/dev/null || true
+        ;;
+      *) die "unknown lab-cache part $part" ;;
+    esac
+    (cd "$w/out-$part" && sha256sum -- * >SHA256SUMS.new) || die "summing $part"
+    for f in "$w/out-$part"/*; do
+      case ${f##*/} in SHA256SUMS.new) ;; *) gzip -9 -n "$f" ;; esac
+    done
+    mv "$w/out-$part/SHA256SUMS.new" "$w/out-$part/SHA256SUMS"
+    rm -rf "${out:?}/$part"
+    mv -T "$w/out-$part" "$out/$part"
+    log "lab-cache part $part built ($(since "$t0") s so far)"
+  done
+}
+
+# kube_source DIR: Debian's `kubernetes` source package (orig tarball + debian tarball) in DIR,
+# fetched with a deb-src entry made from the host's own mirror (apt_mirror), kept apart from the
+# host's apt configuration.
+kube_source() {
+  local d=$1 a
+  ls "$d"/kubernetes_*.orig.tar.gz >/dev/null 2>&1 && return 0
+  a=$(mktemp -d)
+  mkdir -p "$a/lists/partial" "$d"
+  printf 'Types: deb-src\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+    "$(apt_mirror)" "$SUITE" >"$a/src.sources"
+  local opts=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$a" -o "Dir::State::Lists=$a/lists")
+  apt-get "${opts[@]}" update -qq >&2 || die "apt-get update for the kubernetes source package failed"
+  (cd "$d" && apt-get "${opts[@]}" source --download-only kubernetes >&2) || die "apt-get source kubernetes failed"
+  rm -rf "$a"
 }
 
 # upstream version of an installed Debian package: 1:1.35.0-4+deb12u1 -> 1.35.0, 1.1.1+ds1-3 -> 1.1.1
