@@ -1,0 +1,284 @@
+//! The runtime stage end to end on the lab, through the real binary: docker on every machine
+//! (driver recorded and used, the bundle's images loaded, a container runs, a rerun changes
+//! nothing, a changed daemon.json restarts docker once), then containerd on one machine. Every
+//! machine is put back as it was found: runtimes stopped and disabled, kubewiz's files gone, the
+//! package's own files back, the images and docker's iptables rules removed.
+
+mod common;
+
+use common::cli::{apply_json, cluster_copy, exec_on, outcomes};
+use serde_json::Value;
+use std::path::Path;
+
+/// (host, step, status) of the runtime steps.
+fn runtime_outcomes(events: &[Value]) -> Vec<(String, String, String)> {
+    outcomes(events)
+        .into_iter()
+        .filter_map(|(h, s, st)| s.strip_prefix("runtime/").map(|s| (h, s.to_string(), st)))
+        .collect()
+}
+
+/// The value `exec` printed for `host` on the line `host | key: value`.
+fn value_of(text: &str, host: &str, key: &str) -> String {
+    let prefix = format!("{host} | {key}: ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no line {prefix:?} in:\n{text}"))
+        .trim()
+        .to_string()
+}
+
+const HOSTS: [&str; 3] = ["node1", "node2", "node3"];
+
+/// Saves each machine's iptables rules before the test (once: a failed run's saved state
+/// survives until the cleanup that restores it).
+fn save_iptables(file: &Path) {
+    exec_on(
+        file,
+        None,
+        "[ -f /run/kubewiz-test-iptables ] || iptables-save > /run/kubewiz-test-iptables",
+    );
+}
+
+/// Everything the runtime stage (and docker or containerd) left, undone: the daemons stopped
+/// and disabled, kubewiz's files removed and the files it replaced put back, the daemons' state
+/// (images, docker's key) removed, the iptables rules saved by [`save_iptables`] restored (and
+/// forgotten when `last`).
+fn clean(file: &Path, last: bool) {
+    let forget = if last {
+        "rm -f /run/kubewiz-test-iptables"
+    } else {
+        "true"
+    };
+    exec_on(
+        file,
+        None,
+        &format!(
+            "systemctl disable --now --quiet docker.service docker.socket containerd.service 2>/dev/null; \
+             systemctl reset-failed docker containerd 2>/dev/null; \
+             if [ -e /etc/docker/daemon.json.kubewiz-orig ]; then mv -f /etc/docker/daemon.json.kubewiz-orig /etc/docker/daemon.json; \
+             else rm -f /etc/docker/daemon.json; fi; \
+             c=/etc/containerd/config.toml; \
+             if [ -e $c.kubewiz-orig ]; then mv -f $c.kubewiz-orig $c; \
+             elif grep -q '^# Written by kubewiz' $c 2>/dev/null; then rm -f $c; fi; \
+             rm -rf /etc/systemd/system/docker.service.d /etc/kubewiz /run/kubewiz /opt/kubewiz/bundle/images \
+               /etc/docker/key.json /var/lib/docker/* /var/lib/containerd/*; \
+             systemctl daemon-reload; \
+             ip link del docker0 2>/dev/null; \
+             if [ -f /run/kubewiz-test-iptables ]; then \
+               iptables-restore < /run/kubewiz-test-iptables && {forget}; fi; true"
+        ),
+    );
+}
+
+struct CleanOnDrop<'a>(&'a Path);
+
+impl Drop for CleanOnDrop<'_> {
+    fn drop(&mut self) {
+        clean(self.0, true);
+    }
+}
+
+/// When docker's service last started (systemd's monotonic timestamp), per host.
+fn docker_started(file: &Path) -> Vec<String> {
+    let out = exec_on(
+        file,
+        None,
+        "echo \"started: $(systemctl show -p ActiveEnterTimestampMonotonic --value docker)\"",
+    );
+    HOSTS.iter().map(|h| value_of(&out, h, "started")).collect()
+}
+
+#[test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
+fn docker_on_every_host() {
+    let Some(lab) = common::lab() else { return };
+    let (_dir, file) = cluster_copy(&lab.dir);
+    save_iptables(&file);
+    clean(&file, false);
+    let _clean = CleanOnDrop(&file);
+
+    let (code, events) = apply_json(&file, &["--only-stages", "prep,runtime"]);
+    let first = runtime_outcomes(&events);
+    assert_eq!(code, 0, "first run failed: {first:?}");
+    for step in [
+        "cgroup-driver",
+        "daemon-json",
+        "docker-unit",
+        "start",
+        "images",
+    ] {
+        for host in HOSTS {
+            assert!(
+                first.contains(&(host.into(), step.into(), "changed".into())),
+                "{host} {step} not changed on the first run: {first:?}"
+            );
+        }
+    }
+
+    // What the hosts run now. Each line names what it shows, so an assertion matches only it.
+    let probe = r#"echo "active: $(systemctl is-active docker)"
+        echo "containerd: $(systemctl is-enabled containerd)"
+        echo "recorded: $(cat /etc/kubewiz/cgroup-driver)"
+        echo "cgroup fs: $(stat -fc %T /sys/fs/cgroup)"
+        echo "docker driver: $(docker info --format '{{.CgroupDriver}}')"
+        echo "dns: $(tr -d ' \n' < /etc/docker/daemon.json | grep -o '"dns":\[[^]]*\]')"
+        echo "images: $(docker image inspect --format '{{index .RepoTags 0}}' k8s.gcr.io/pause:3.2 busybox:1.35.0 | tr '\n' ' ')"
+        echo "run: $(docker run --rm --network none busybox:1.35.0 echo ran-in-busybox 2>&1)"
+        echo "forward: $(iptables -S FORWARD | head -n 1)""#;
+    let out = exec_on(&file, None, probe);
+    for host in HOSTS {
+        let v = |k: &str| value_of(&out, host, k);
+        assert_eq!(v("active"), "active");
+        assert_eq!(v("containerd"), "enabled");
+        let expected = if v("cgroup fs") == "cgroup2fs" {
+            "systemd"
+        } else {
+            "cgroupfs"
+        };
+        assert_eq!(v("recorded"), expected, "{host}: the driver decision");
+        assert_eq!(v("docker driver"), v("recorded"), "{host}: docker uses it");
+        // The lab's resolv.conf names 10.77.0.1: daemon.json carries it, never a public one.
+        assert_eq!(v("dns"), "\"dns\":[\"10.77.0.1\"]");
+        assert_eq!(v("images"), "k8s.gcr.io/pause:3.2 busybox:1.35.0");
+        assert_eq!(v("run"), "ran-in-busybox");
+        assert_eq!(v("forward"), "-P FORWARD ACCEPT");
+    }
+    let driver_lines: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            e["event"] == "output"
+                && e["step"] == "cgroup-driver"
+                && e["line"]
+                    .as_str()
+                    .is_some_and(|l| l.starts_with("cgroup driver: "))
+        })
+        .collect();
+    assert_eq!(driver_lines.len(), HOSTS.len(), "the driver is shown");
+
+    // A rerun changes nothing.
+    let started = docker_started(&file);
+    let (code, events) = apply_json(&file, &["--only-stages", "runtime"]);
+    let second = runtime_outcomes(&events);
+    assert_eq!(code, 0, "{second:?}");
+    assert_eq!(second.len(), first.len());
+    for (host, step, status) in &second {
+        assert_eq!(status, "unchanged", "{host} {step} on the second run");
+    }
+    assert_eq!(docker_started(&file), started, "no restart on a rerun");
+
+    // daemon.json changed on node2 (by hand): kubewiz puts its own back and restarts docker
+    // there, once; the other hosts keep running.
+    exec_on(
+        &file,
+        Some("node2"),
+        "sed -i 's/\"max-file\": \"5\"/\"max-file\": \"9\"/' /etc/docker/daemon.json && grep -q '\"9\"' /etc/docker/daemon.json",
+    );
+    let (code, events) = apply_json(&file, &["--only-stages", "runtime"]);
+    let third = runtime_outcomes(&events);
+    assert_eq!(code, 0, "{third:?}");
+    for (host, step, status) in &third {
+        let want = if host == "node2" && (step == "daemon-json" || step == "start") {
+            "changed"
+        } else {
+            "unchanged"
+        };
+        assert_eq!(
+            status, want,
+            "{host} {step} after daemon.json changed on node2"
+        );
+    }
+    let after = docker_started(&file);
+    assert_ne!(after[1], started[1], "node2's docker restarted");
+    assert_eq!((&after[0], &after[2]), (&started[0], &started[2]));
+    let out = exec_on(
+        &file,
+        Some("node2"),
+        "echo \"max-file: $(grep -o '\"max-file\": \"[0-9]*\"' /etc/docker/daemon.json)\"; \
+         echo \"marker: $(ls /run/kubewiz/docker.restart 2>/dev/null | wc -l)\"; \
+         echo \"kept: $(ls /etc/docker/ | grep -c kubewiz-orig)\"",
+    );
+    assert_eq!(value_of(&out, "node2", "max-file"), "\"max-file\": \"5\"");
+    assert_eq!(
+        value_of(&out, "node2", "marker"),
+        "0",
+        "the restart is done"
+    );
+    // kubewiz's own file is replaced, not kept as someone else's.
+    assert_eq!(value_of(&out, "node2", "kept"), "0");
+    let (code, events) = apply_json(&file, &["--only-stages", "runtime"]);
+    assert_eq!(code, 0);
+    assert!(runtime_outcomes(&events).iter().all(|o| o.2 == "unchanged"));
+    assert_eq!(docker_started(&file), after, "restarted once, not again");
+}
+
+#[test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
+fn containerd_on_one_host() {
+    let Some(lab) = common::lab() else { return };
+    let (_dir, file) = cluster_copy(&lab.dir);
+    let yaml = std::fs::read_to_string(&file).unwrap();
+    assert!(yaml.contains("\nruntime: docker\n"), "{yaml}");
+    // node1 alone runs pods: node2 and node3 only keep etcd, so the stage leaves them alone.
+    assert_eq!(yaml.matches("roles: [etcd, node]").count(), 2, "{yaml}");
+    let yaml = yaml
+        .replace("\nruntime: docker\n", "\nruntime: containerd\n")
+        .replace("roles: [etcd, node]", "roles: [etcd]");
+    std::fs::write(&file, yaml).unwrap();
+    save_iptables(&file);
+    clean(&file, false);
+    let _clean = CleanOnDrop(&file);
+
+    let sum = "echo \"sum: $(md5sum < /etc/containerd/config.toml | cut -c1-32)\"";
+    let package_file = value_of(&exec_on(&file, Some("node1"), sum), "node1", "sum");
+    let only = ["--only-stages", "runtime"];
+    let (code, events) = apply_json(&file, &only);
+    let first = runtime_outcomes(&events);
+    assert_eq!(code, 0, "first run failed: {first:?}");
+    for step in ["cgroup-driver", "config-toml", "start", "images"] {
+        assert!(
+            first.contains(&("node1".into(), step.into(), "changed".into())),
+            "{step} not changed on the first run: {first:?}"
+        );
+    }
+    assert!(first.iter().all(|o| o.0 == "node1"), "{first:?}");
+
+    let probe = r#"echo "active: $(systemctl is-active containerd)"
+        echo "docker: $(systemctl is-active docker)"
+        echo "recorded: $(cat /etc/kubewiz/cgroup-driver)"
+        echo "SystemdCgroup: $(containerd config dump | awk '$1 == "SystemdCgroup" { print $3 }')"
+        echo "sandbox_image: $(containerd config dump | awk '$1 == "sandbox_image" { print $3 }')"
+        echo "bin_dir: $(containerd config dump | awk '$1 == "bin_dir" { print $3 }')"
+        echo "images: $(ctr -n k8s.io images ls -q | grep -v '^sha256:' | sort | tr '\n' ' ')"
+        echo "kept: $(md5sum < /etc/containerd/config.toml.kubewiz-orig | cut -c1-32)""#;
+    let out = exec_on(&file, Some("node1"), probe);
+    let v = |k: &str| value_of(&out, "node1", k);
+    assert_eq!(v("active"), "active");
+    assert_eq!(v("docker"), "inactive");
+    let systemd = if v("recorded") == "systemd" {
+        "true"
+    } else {
+        "false"
+    };
+    assert_eq!(v("SystemdCgroup"), systemd);
+    assert_eq!(v("sandbox_image"), "\"k8s.gcr.io/pause:3.2\"");
+    assert_eq!(v("bin_dir"), "\"/opt/cni/bin\"");
+    assert_eq!(
+        v("kept"),
+        package_file,
+        "the package's config.toml is kept aside"
+    );
+    // By name (the CRI plugin also lists each image by its digest).
+    assert_eq!(
+        v("images"),
+        "docker.io/library/busybox:1.35.0 k8s.gcr.io/pause:3.2"
+    );
+
+    let (code, events) = apply_json(&file, &only);
+    assert_eq!(code, 0);
+    let second = runtime_outcomes(&events);
+    assert_eq!(second.len(), first.len());
+    for (host, step, status) in &second {
+        assert_eq!(status, "unchanged", "{host} {step} on the second run");
+    }
+}
