@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::cli::{apply_json, cluster_copy, exec_on, outcomes};
+use common::cli::{apply_json, cluster_copy, diagnoses, exec_on, json_events, outcomes};
 use serde_json::Value;
 use std::path::Path;
 
@@ -61,7 +61,9 @@ fn clean(file: &Path, last: bool) {
              c=/etc/containerd/config.toml; \
              if [ -e $c.kubewiz-orig ]; then mv -f $c.kubewiz-orig $c; \
              elif grep -q '^# Written by kubewiz' $c 2>/dev/null; then rm -f $c; fi; \
-             rm -rf /etc/systemd/system/docker.service.d /etc/kubewiz /run/kubewiz /opt/kubewiz/bundle/images \
+             rm -f /etc/systemd/system/docker.service.d/10-kubewiz.conf; \
+             rmdir /etc/systemd/system/docker.service.d 2>/dev/null; \
+             rm -rf /etc/kubewiz /run/kubewiz /opt/kubewiz/bundle/images \
                /etc/docker/key.json /var/lib/docker/* /var/lib/containerd/*; \
              systemctl daemon-reload; \
              ip link del docker0 2>/dev/null; \
@@ -156,6 +158,12 @@ fn docker_on_every_host() {
         .collect();
     assert_eq!(driver_lines.len(), HOSTS.len(), "the driver is shown");
 
+    // `kubewiz diagnose --stage runtime`: every daemon answers.
+    let (code, events) = diagnose(&file);
+    assert_eq!(code, 0, "{:?}", diagnoses(&events));
+    let healthy = events.iter().filter(|e| e["event"] == "healthy").count();
+    assert_eq!(healthy, HOSTS.len(), "{events:?}");
+
     // A rerun changes nothing.
     let started = docker_started(&file);
     let (code, events) = apply_json(&file, &["--only-stages", "runtime"]);
@@ -210,6 +218,26 @@ fn docker_on_every_host() {
     assert_eq!(code, 0);
     assert!(runtime_outcomes(&events).iter().all(|o| o.2 == "unchanged"));
     assert_eq!(docker_started(&file), after, "restarted once, not again");
+
+    // docker stopped on node3: its probe fails there, and only there.
+    exec_on(&file, Some("node3"), "systemctl stop docker.socket docker");
+    let (code, events) = diagnose(&file);
+    assert_ne!(code, 0);
+    let found = diagnoses(&events);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["host"], "node3");
+    let healthy = events.iter().filter(|e| e["event"] == "healthy").count();
+    assert_eq!(healthy, HOSTS.len() - 1, "{events:?}");
+}
+
+fn diagnose(file: &Path) -> (i32, Vec<Value>) {
+    json_events(&[
+        "diagnose",
+        "-f",
+        file.to_str().unwrap(),
+        "--stage",
+        "runtime",
+    ])
 }
 
 #[test]

@@ -22,8 +22,10 @@ pub const STAGE: StageDef = StageDef {
     units: &["containerd", "docker"],
     build,
     needs: &[],
+    // Health looks at one role: node, the hosts that run pods (a master that is not also a
+    // node is not probed).
     health: Health {
-        role: None,
+        role: Some(Role::Node),
         command: Some(health_command),
         view: None,
     },
