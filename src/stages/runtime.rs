@@ -472,6 +472,150 @@ mod tests {
         assert!(toml.contains("conf_dir = \"/etc/cni/net.d\""), "{toml}");
     }
 
+    /// The driver step, run here with its record in a temporary folder: what it decides, and
+    /// that a recorded decision is kept unless the cluster file names a driver.
+    #[test]
+    fn the_driver_is_decided_once_and_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let record = tmp.path().join("cgroup-driver");
+        let t = Templates::new();
+        let run = |wanted: &str| -> String {
+            let script = t
+                .script(
+                    "runtime/cgroup_driver.sh",
+                    context! { record => record.to_str().unwrap(), wanted },
+                )
+                .unwrap();
+            let out = std::process::Command::new("sh")
+                .args(["-c", &script])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            let text = String::from_utf8(out.stdout).unwrap();
+            let recorded = std::fs::read_to_string(&record).unwrap();
+            let result = text.lines().last().unwrap_or_default().to_string();
+            format!("{} {result}", recorded.trim())
+        };
+        // This machine's own answer, by the rule the step implements.
+        let systemd = Path::new("/run/systemd/system").is_dir();
+        let cgroup2 = std::process::Command::new("stat")
+            .args(["-fc", "%T", "/sys/fs/cgroup"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "cgroup2fs")
+            .unwrap_or(false);
+        let auto = if systemd && cgroup2 {
+            "systemd"
+        } else {
+            "cgroupfs"
+        };
+        let other = if auto == "systemd" {
+            "cgroupfs"
+        } else {
+            "systemd"
+        };
+        assert_eq!(run("auto"), format!("{auto} KUBEWIZ-RESULT changed"));
+        assert_eq!(run("auto"), format!("{auto} KUBEWIZ-RESULT unchanged"));
+        // The cluster file names the other driver: it wins, and is kept from then on.
+        assert_eq!(run(other), format!("{other} KUBEWIZ-RESULT changed"));
+        assert_eq!(run("auto"), format!("{other} KUBEWIZ-RESULT unchanged"));
+        assert_eq!(run(auto), format!("{auto} KUBEWIZ-RESULT changed"));
+    }
+
+    const SPEC: &str = r#"
+name: t
+hosts:
+  - {name: e1, address: 10.9.0.1, roles: [etcd]}
+  - {name: m1, address: 10.9.0.2, roles: [master]}
+  - {name: w1, address: 10.9.0.3, roles: [node]}
+network: {pod_cidr: 10.244.0.0/16, service_cidr: 10.96.0.0/12}
+runtime: docker
+versions: {kubernetes: 1.20.2}
+"#;
+
+    fn built(spec: &ClusterSpec) -> Built {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = crate::cluster_dir::ClusterDir::of_cluster_file(&tmp.path().join("c.yaml"));
+        let t = Templates::new();
+        let ctx = BuildCtx {
+            spec,
+            dir: &dir,
+            opts: &Default::default(),
+            templates: &t,
+            registry: crate::stages::REGISTRY,
+        };
+        build(&ctx).unwrap()
+    }
+
+    fn step_names(b: &Built) -> Vec<&str> {
+        b.hosts[0].steps.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    /// The master and node hosts, each runtime's steps, the bundle's archives uploaded by
+    /// their sha256, a mirror's pause archive downloaded, nothing to load when installed.
+    #[test]
+    fn the_plan_per_runtime_and_source() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("images")).unwrap();
+        std::fs::write(tmp.path().join("images/pause-3.2.tar"), b"an archive").unwrap();
+        std::fs::write(tmp.path().join("images/notes.txt"), b"not an archive").unwrap();
+        let mut spec = crate::config::parse_str(SPEC).unwrap();
+        spec.binaries = BinariesSpec::Bundle {
+            bundle_dir: tmp.path().into(),
+        };
+        let b = built(&spec);
+        let hosts: Vec<&str> = b.hosts.iter().map(|h| h.host.as_str()).collect();
+        assert_eq!(hosts, ["m1", "w1"]);
+        assert_eq!(
+            step_names(&b),
+            [
+                "packages",
+                "cgroup-driver",
+                "daemon-json",
+                "docker-unit",
+                "start",
+                "image-bundle",
+                "images"
+            ]
+        );
+        assert!(b.description.contains("pause image k8s.gcr.io/pause:3.2"), "{}", b.description);
+        let upload = &b.hosts[1].steps[5].action;
+        let StepAction::Files { files, .. } = upload else {
+            panic!("{upload:?}")
+        };
+        assert_eq!(files.len(), 1, "only images/*.tar");
+        assert_eq!(files[0].path, "/opt/kubewiz/bundle/images/pause-3.2.tar");
+        let FileSource::Local { sha256, .. } = &files[0].source else {
+            panic!("{files:?}")
+        };
+        let want = sha256_file(&tmp.path().join("images/pause-3.2.tar")).unwrap();
+        assert_eq!(sha256, &want);
+
+        spec.runtime = Runtime::Containerd;
+        spec.binaries = BinariesSpec::Mirror {
+            mirror_url: "http://10.9.0.100/k8s/".into(),
+        };
+        let b = built(&spec);
+        assert_eq!(
+            step_names(&b),
+            ["packages", "cgroup-driver", "config-toml", "start", "images"]
+        );
+        let StepAction::Script { script, .. } = &b.hosts[0].steps[4].action else {
+            panic!()
+        };
+        assert!(
+            script.contains("http://10.9.0.100/k8s/images/pause-3.2.tar"),
+            "{script}"
+        );
+        assert!(script.contains("ctr -n k8s.io images import"), "{script}");
+
+        spec.binaries = BinariesSpec::Installed;
+        let b = built(&spec);
+        let StepAction::Script { script, .. } = &b.hosts[0].steps[4].action else {
+            panic!()
+        };
+        assert!(script.contains("report na \"binaries.source: installed"), "{script}");
+    }
+
     #[test]
     fn archive_names_follow_the_bundle() {
         assert_eq!(archive_name("k8s.gcr.io/pause:3.2"), "pause-3.2.tar");
