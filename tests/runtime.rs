@@ -42,13 +42,16 @@ fn save_iptables(file: &Path) {
 
 /// Everything the runtime stage (and docker or containerd) left, undone: the daemons stopped
 /// and disabled, kubewiz's files removed and the files it replaced put back, the daemons' state
-/// (images, docker's key) removed, the iptables rules saved by [`save_iptables`] restored (and
-/// forgotten when `last`).
+/// (images, docker's key) removed, the iptables rules saved by [`save_iptables`] and the
+/// /etc/default/docker a test changed restored (and forgotten when `last`).
 fn clean(file: &Path, last: bool) {
-    let forget = if last {
-        "rm -f /run/kubewiz-test-iptables"
+    let (forget, forget_default) = if last {
+        (
+            "rm -f /run/kubewiz-test-iptables",
+            "rm -f /run/kubewiz-test-default-docker",
+        )
     } else {
-        "true"
+        ("true", "true")
     };
     exec_on(
         file,
@@ -67,6 +70,8 @@ fn clean(file: &Path, last: bool) {
                /etc/docker/key.json /var/lib/docker/* /var/lib/containerd/*; \
              systemctl daemon-reload; \
              ip link del docker0 2>/dev/null; \
+             if [ -f /run/kubewiz-test-default-docker ]; then \
+               cp -p /run/kubewiz-test-default-docker /etc/default/docker && {forget_default}; fi; \
              if [ -f /run/kubewiz-test-iptables ]; then \
                iptables-restore < /run/kubewiz-test-iptables && {forget}; fi; true"
         ),
@@ -240,19 +245,61 @@ fn diagnose(file: &Path) -> (i32, Vec<Value>) {
     ])
 }
 
+/// The copied cluster file with `runtime` and node1 alone running pods: node2 and node3 only
+/// keep etcd, so the stage leaves them alone.
+fn node1_only(file: &Path, runtime: &str) {
+    let yaml = std::fs::read_to_string(file).unwrap();
+    assert!(yaml.contains("\nruntime: docker\n"), "{yaml}");
+    assert_eq!(yaml.matches("roles: [etcd, node]").count(), 2, "{yaml}");
+    let yaml = yaml
+        .replace("\nruntime: docker\n", &format!("\nruntime: {runtime}\n"))
+        .replace("roles: [etcd, node]", "roles: [etcd]");
+    std::fs::write(file, yaml).unwrap();
+}
+
+/// Someone adds a flag to docker's unit environment that daemon.json also sets; the next
+/// configuration change restarts docker, which refuses to start: the start step fails and is
+/// diagnosed as D2 from docker's journal (catalog D2, one place per option).
+#[test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
+fn a_flag_daemon_json_also_sets_is_diagnosed() {
+    let Some(lab) = common::lab() else { return };
+    let (_dir, file) = cluster_copy(&lab.dir);
+    node1_only(&file, "docker");
+    save_iptables(&file);
+    clean(&file, false);
+    let _clean = CleanOnDrop(&file);
+    let only = ["--only-stages", "runtime"];
+    let (code, events) = apply_json(&file, &only);
+    assert_eq!(code, 0, "{:?}", runtime_outcomes(&events));
+
+    exec_on(
+        &file,
+        Some("node1"),
+        "[ -f /run/kubewiz-test-default-docker ] || cp -p /etc/default/docker /run/kubewiz-test-default-docker; \
+         echo 'DOCKER_OPTS=\"--log-driver=json-file\"' >> /etc/default/docker; \
+         sed -i 's/\"max-file\": \"5\"/\"max-file\": \"9\"/' /etc/docker/daemon.json",
+    );
+    let (code, events) = apply_json(&file, &only);
+    assert_ne!(code, 0);
+    let failed: Vec<_> = runtime_outcomes(&events)
+        .into_iter()
+        .filter(|o| o.2 == "failed")
+        .collect();
+    assert_eq!(failed, [("node1".into(), "start".into(), "failed".into())]);
+    let found = diagnoses(&events);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["diagnosis"]["id"], "D2", "{found:?}");
+    let cause = found[0]["diagnosis"]["cause"].as_str().unwrap();
+    assert!(cause.contains("log-driver"), "{cause}");
+}
+
 #[test]
 #[ignore = "needs the lab (KUBEWIZ_LAB)"]
 fn containerd_on_one_host() {
     let Some(lab) = common::lab() else { return };
     let (_dir, file) = cluster_copy(&lab.dir);
-    let yaml = std::fs::read_to_string(&file).unwrap();
-    assert!(yaml.contains("\nruntime: docker\n"), "{yaml}");
-    // node1 alone runs pods: node2 and node3 only keep etcd, so the stage leaves them alone.
-    assert_eq!(yaml.matches("roles: [etcd, node]").count(), 2, "{yaml}");
-    let yaml = yaml
-        .replace("\nruntime: docker\n", "\nruntime: containerd\n")
-        .replace("roles: [etcd, node]", "roles: [etcd]");
-    std::fs::write(&file, yaml).unwrap();
+    node1_only(&file, "containerd");
     save_iptables(&file);
     clean(&file, false);
     let _clean = CleanOnDrop(&file);
