@@ -294,9 +294,10 @@ fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
             Step::script(
                 "packages",
                 &format!(
-                    "{} installed from the host's packages ({})",
+                    "{} installed from the host's packages (apt: {}; dnf: {})",
                     rt.binaries.join(", "),
-                    rt.apt_packages.join(" ")
+                    rt.apt_packages.join(" "),
+                    rt.dnf_packages.join(" ")
                 ),
                 packages.clone(),
             )
@@ -614,6 +615,38 @@ versions: {kubernetes: 1.20.2}
             panic!()
         };
         assert!(script.contains("report na \"binaries.source: installed"), "{script}");
+    }
+
+    /// A missing binary fails the packages step with the packages to install, whichever
+    /// package manager this machine has (run here, with a binary no machine has).
+    #[test]
+    fn missing_packages_are_named() {
+        let t = Templates::new();
+        let script = t
+            .script(
+                "runtime/packages.sh",
+                context! {
+                    runtime => "docker", binaries => ["sh", "kubewiz-no-such-binary"],
+                    apt_packages => DOCKER.apt_packages, dnf_packages => DOCKER.dnf_packages,
+                    version_cmds => version_commands(Runtime::Docker),
+                },
+            )
+            .unwrap();
+        let out = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with("docker is not installed: kubewiz-no-such-binary missing; install it with: "),
+            "{err}"
+        );
+        assert!(
+            err.contains("apt-get install docker.io containerd runc")
+                || err.contains("dnf install docker-ce containerd.io"),
+            "{err}"
+        );
     }
 
     #[test]
