@@ -1,12 +1,15 @@
 //! The runtime stage end to end on the lab, through the real binary: docker on every machine
 //! (driver recorded and used, the bundle's images loaded, a container runs, a rerun changes
-//! nothing, a changed daemon.json restarts docker once), then containerd on one machine. Every
-//! machine is put back as it was found: runtimes stopped and disabled, kubewiz's files gone, the
-//! package's own files back, the images and docker's iptables rules removed.
+//! nothing, a changed daemon.json restarts docker once), then containerd on one machine, and a
+//! flag daemon.json also sets diagnosed as D2. Every machine is put back as it was found
+//! ([`common::cli::reset_runtime`]).
 
 mod common;
 
-use common::cli::{apply_json, cluster_copy, diagnoses, exec_on, json_events, outcomes};
+use common::cli::{
+    apply_json, cluster_copy, diagnoses, exec_on, json_events, outcomes, reset_runtime,
+    ResetRuntimeOnDrop,
+};
 use serde_json::Value;
 use std::path::Path;
 
@@ -30,62 +33,6 @@ fn value_of(text: &str, host: &str, key: &str) -> String {
 
 const HOSTS: [&str; 3] = ["node1", "node2", "node3"];
 
-/// Saves each machine's iptables rules before the test (once: a failed run's saved state
-/// survives until the cleanup that restores it).
-fn save_iptables(file: &Path) {
-    exec_on(
-        file,
-        None,
-        "[ -f /run/kubewiz-test-iptables ] || iptables-save > /run/kubewiz-test-iptables",
-    );
-}
-
-/// Everything the runtime stage (and docker or containerd) left, undone: the daemons stopped
-/// and disabled, kubewiz's files removed and the files it replaced put back, the daemons' state
-/// (images, docker's key) removed, the iptables rules saved by [`save_iptables`] and the
-/// /etc/default/docker a test changed restored (and forgotten when `last`).
-fn clean(file: &Path, last: bool) {
-    let (forget, forget_default) = if last {
-        (
-            "rm -f /run/kubewiz-test-iptables",
-            "rm -f /run/kubewiz-test-default-docker",
-        )
-    } else {
-        ("true", "true")
-    };
-    exec_on(
-        file,
-        None,
-        &format!(
-            "systemctl disable --now --quiet docker.service docker.socket containerd.service 2>/dev/null; \
-             systemctl reset-failed docker containerd 2>/dev/null; \
-             if [ -e /etc/docker/daemon.json.kubewiz-orig ]; then mv -f /etc/docker/daemon.json.kubewiz-orig /etc/docker/daemon.json; \
-             else rm -f /etc/docker/daemon.json; fi; \
-             c=/etc/containerd/config.toml; \
-             if [ -e $c.kubewiz-orig ]; then mv -f $c.kubewiz-orig $c; \
-             elif grep -q '^# Written by kubewiz' $c 2>/dev/null; then rm -f $c; fi; \
-             rm -f /etc/systemd/system/docker.service.d/10-kubewiz.conf; \
-             rmdir /etc/systemd/system/docker.service.d 2>/dev/null; \
-             rm -rf /etc/kubewiz /run/kubewiz /opt/kubewiz/bundle/images \
-               /etc/docker/key.json /var/lib/docker/* /var/lib/containerd/*; \
-             systemctl daemon-reload; \
-             ip link del docker0 2>/dev/null; \
-             if [ -f /run/kubewiz-test-default-docker ]; then \
-               cp -p /run/kubewiz-test-default-docker /etc/default/docker && {forget_default}; fi; \
-             if [ -f /run/kubewiz-test-iptables ]; then \
-               iptables-restore < /run/kubewiz-test-iptables && {forget}; fi; true"
-        ),
-    );
-}
-
-struct CleanOnDrop<'a>(&'a Path);
-
-impl Drop for CleanOnDrop<'_> {
-    fn drop(&mut self) {
-        clean(self.0, true);
-    }
-}
-
 /// When docker's service last started (systemd's monotonic timestamp), per host.
 fn docker_started(file: &Path) -> Vec<String> {
     let out = exec_on(
@@ -101,9 +48,8 @@ fn docker_started(file: &Path) -> Vec<String> {
 fn docker_on_every_host() {
     let Some(lab) = common::lab() else { return };
     let (_dir, file) = cluster_copy(&lab.dir);
-    save_iptables(&file);
-    clean(&file, false);
-    let _clean = CleanOnDrop(&file);
+    reset_runtime(&file);
+    let _reset = ResetRuntimeOnDrop(&file);
 
     let (code, events) = apply_json(&file, &["--only-stages", "prep,runtime"]);
     let first = runtime_outcomes(&events);
@@ -266,9 +212,8 @@ fn a_flag_daemon_json_also_sets_is_diagnosed() {
     let Some(lab) = common::lab() else { return };
     let (_dir, file) = cluster_copy(&lab.dir);
     node1_only(&file, "docker");
-    save_iptables(&file);
-    clean(&file, false);
-    let _clean = CleanOnDrop(&file);
+    reset_runtime(&file);
+    let _reset = ResetRuntimeOnDrop(&file);
     let only = ["--only-stages", "runtime"];
     let (code, events) = apply_json(&file, &only);
     assert_eq!(code, 0, "{:?}", runtime_outcomes(&events));
@@ -300,9 +245,8 @@ fn containerd_on_one_host() {
     let Some(lab) = common::lab() else { return };
     let (_dir, file) = cluster_copy(&lab.dir);
     node1_only(&file, "containerd");
-    save_iptables(&file);
-    clean(&file, false);
-    let _clean = CleanOnDrop(&file);
+    reset_runtime(&file);
+    let _reset = ResetRuntimeOnDrop(&file);
 
     let sum = "echo \"sum: $(md5sum < /etc/containerd/config.toml | cut -c1-32)\"";
     let package_file = value_of(&exec_on(&file, Some("node1"), sum), "node1", "sum");
