@@ -141,10 +141,25 @@ fn catalog_etcdctl_commands_are_the_etcd_stages() {
 /// `upcoming_stages`; dropping one orphans its entries.
 #[test]
 fn upcoming_stages_are_checked_against_the_registry() {
+    // The next stage to be built: the first upcoming one, and the catalog's first entry for it.
+    let builtin = Catalog::builtin();
+    let next = builtin.upcoming_stages()[0].clone();
+    let first = builtin
+        .entries()
+        .iter()
+        .find(|e| e.stage == next)
+        .map(|e| e.id.clone())
+        .expect("an upcoming stage has entries");
+    let list = format!("upcoming_stages: [{next}, ");
+    assert!(
+        BUILTIN_YAML.contains(&list),
+        "the catalog lists {next} first"
+    );
+
     // A built stage listed as upcoming.
     let e = Catalog::from_yaml(&BUILTIN_YAML.replacen(
-        "upcoming_stages: [runtime,",
-        "upcoming_stages: [etcd, runtime,",
+        &list,
+        &format!("upcoming_stages: [etcd, {next}, "),
         1,
     ))
     .unwrap_err();
@@ -155,26 +170,31 @@ fn upcoming_stages_are_checked_against_the_registry() {
     );
     assert!(e.message.contains("\"etcd\""), "{e}");
 
-    // The registry grows a `runtime` stage while the catalog still lists it as upcoming.
+    // The registry grows that stage while the catalog still lists it as upcoming.
     let mut grown = Vocabulary::of(stages::REGISTRY);
-    grown.stages.push("runtime".into());
+    grown.stages.push(next.clone());
     let e = Catalog::from_yaml_with(BUILTIN_YAML, &grown).unwrap_err();
     assert_eq!(e.field, "upcoming_stages", "{e}");
-    assert!(e.message.contains("\"runtime\""), "{e}");
-    // ... and once it leaves the list, the catalog loads with the runtime entries as they are.
-    let moved = BUILTIN_YAML.replacen("upcoming_stages: [runtime, ", "upcoming_stages: [", 1);
+    assert!(e.message.contains(&format!("{next:?}")), "{e}");
+    // ... and once it leaves the list, the catalog loads with its entries as they are.
+    let moved = BUILTIN_YAML.replacen(&list, "upcoming_stages: [", 1);
     let c = Catalog::from_yaml_with(&moved, &grown).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(c.get("D1").map(|e| e.stage.as_str()), Some("runtime"));
+    assert_eq!(c.get(&first).map(|e| e.stage.as_str()), Some(next.as_str()));
 
     // An upcoming stage dropped from the list leaves its first entry with an unknown stage.
     let e = Catalog::from_yaml(&moved).unwrap_err();
     assert_eq!(
         (e.entry.as_deref(), e.field.as_str()),
-        (Some("D1"), "stage"),
+        (Some(first.as_str()), "stage"),
         "{e}"
     );
+    let mut known: Vec<String> = stages::names(stages::REGISTRY)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    known.extend(builtin.upcoming_stages()[1..].iter().take(1).cloned());
     assert!(
-        e.message.contains("known: preflight, prep, etcd, network"),
+        e.message.contains(&format!("known: {}", known.join(", "))),
         "{e}"
     );
 

@@ -5,7 +5,7 @@
 
 use kubewiz::cli::plan_cmd;
 use kubewiz::cluster_dir::ClusterDir;
-use kubewiz::config::{self, BinariesSpec, ClusterSpec, Role};
+use kubewiz::config::{self, BinariesSpec, ClusterSpec, Role, Runtime};
 use kubewiz::diagnose::{Catalog, Vocabulary};
 use kubewiz::plan::{HostSteps, Step, StepAction};
 use kubewiz::stages::{
@@ -107,10 +107,9 @@ fn a_stage_added_to_the_registry_is_in_the_plan_preflight_diagnose_and_catalog()
     let plan = build_plan_with(&reg, &t, &spec, &dir, &PlanOptions::default()).unwrap();
 
     // The plan: in registry order, with the stage's name, units and steps on its hosts.
-    assert_eq!(
-        plan.stage_names(),
-        ["preflight", "prep", "etcd", "throwaway"]
-    );
+    let mut names = stages::names(stages::REGISTRY);
+    names.push("throwaway");
+    assert_eq!(plan.stage_names(), names);
     let s = plan.stages.last().unwrap();
     assert_eq!(s.units, ["throwaway"]);
     assert_eq!(s.hosts.len(), 1);
@@ -121,7 +120,8 @@ fn a_stage_added_to_the_registry_is_in_the_plan_preflight_diagnose_and_catalog()
         "{out}"
     );
     assert!(out.contains("throwaway/hello"), "{out}");
-    assert!(out.contains("plan for cluster reg: 4 stage(s)"), "{out}");
+    let count = format!("plan for cluster reg: {} stage(s)", names.len());
+    assert!(out.contains(&count), "{out}");
 
     // Preflight checks the stage's port on its role's hosts only, and lets its unit hold it.
     let w1 = script_of(&plan, "preflight", "w1", "checks");
@@ -141,10 +141,7 @@ fn a_stage_added_to_the_registry_is_in_the_plan_preflight_diagnose_and_catalog()
     assert!(script_of(&before, "preflight", "w1", "checks").contains("for p in 10250; do"));
 
     // Diagnose: the stage is one of its stages, probing the stage's hosts with its command.
-    assert_eq!(
-        stages::names(&reg),
-        ["preflight", "prep", "etcd", "throwaway"]
-    );
+    assert_eq!(stages::names(&reg), names);
     let check = stages::health_check(&reg, &spec, "throwaway").expect("diagnose knows it");
     let hosts: Vec<&str> = check.hosts.iter().map(|h| h.name.as_str()).collect();
     assert_eq!(hosts, ["w1"]);
@@ -184,7 +181,7 @@ entries:
 }
 
 /// Every file under assets/templates is rendered by some stage's build, for one sample cluster
-/// with its binaries from each source (a bundle, a mirror, already installed).
+/// with its binaries from each source (a bundle, a mirror, already installed) and each runtime.
 #[test]
 fn every_embedded_template_is_rendered_by_some_stage() {
     let tmp = tempfile::tempdir().unwrap();
@@ -199,14 +196,19 @@ fn every_embedded_template_is_rendered_by_some_stage() {
     )
     .unwrap();
     let t = Templates::new();
-    for binaries in [
+    let sources = [
         BinariesSpec::Bundle { bundle_dir: bundle },
         BinariesSpec::Mirror {
             mirror_url: "http://127.0.0.1:9/releases".into(),
         },
         BinariesSpec::Installed,
-    ] {
+    ];
+    for (binaries, runtime) in sources
+        .into_iter()
+        .flat_map(|b| [Runtime::Docker, Runtime::Containerd].map(|r| (b.clone(), r)))
+    {
         spec.binaries = binaries;
+        spec.runtime = runtime;
         let plan =
             build_plan_with(stages::REGISTRY, &t, &spec, &dir, &PlanOptions::default()).unwrap();
         let install = script_of(&plan, "etcd", "m1", "install");

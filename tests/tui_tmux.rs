@@ -84,6 +84,9 @@ fn wizard_deploys_the_lab_and_troubleshoots_a_failure() {
     std::fs::create_dir_all(&home).unwrap();
     let bin = env!("CARGO_BIN_EXE_kubewiz");
     let bundle = lab.dir.join("bundle");
+    // The deployment runs the runtime stage too: put the runtimes back when the test ends.
+    let cluster_file = tmp.path().join("clusters/lab/cluster.yaml");
+    let _runtime = common::cli::ResetRuntimeOnDrop(&cluster_file);
     // A clean HOME: no ~/.ssh/known_hosts, so every host key is new and must be accepted.
     let tmux = Tmux::start(
         tmp.path(),

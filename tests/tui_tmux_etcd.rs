@@ -22,7 +22,9 @@
 
 mod common;
 
-use common::cli::{cluster_copy, exec_on, kubewiz, reset_etcd, ResetEtcdOnDrop};
+use common::cli::{
+    cluster_copy, exec_on, kubewiz, reset_etcd, reset_runtime, ResetEtcdOnDrop, ResetRuntimeOnDrop,
+};
 use common::tmux::Tmux;
 use std::path::Path;
 use std::process::Command;
@@ -165,6 +167,9 @@ fn interrupted_run_resumes_into_a_bad_etcd_cert_and_the_fix_works() {
     // 1-2. Machines without etcd (now and at the end); node3's peer port blocked.
     reset_etcd(&file);
     let _reset = ResetEtcdOnDrop(&file);
+    // The deployment runs the runtime stage after etcd: the runtimes are put back too.
+    reset_runtime(&file);
+    let _runtime = ResetRuntimeOnDrop(&file);
     let mut blocked = BlockedPeerPort::new();
 
     // 3. Open the file, go to review and deploy.

@@ -19,6 +19,9 @@ pub struct ClusterSpec {
     pub cni: CniSpec,
     #[serde(default)]
     pub runtime: Runtime,
+    /// The cgroup driver of the runtime (and of kubelet, which must match). Default: auto.
+    #[serde(default, skip_serializing_if = "CgroupDriver::is_auto")]
+    pub cgroup_driver: CgroupDriver,
     #[serde(default)]
     pub versions: Versions,
     #[serde(default)]
@@ -207,6 +210,32 @@ pub enum Runtime {
     Docker,
     #[default]
     Containerd,
+}
+
+/// Which cgroup driver the runtime and kubelet use. `auto`: `systemd` on a host whose init is
+/// systemd with the unified cgroup hierarchy (cgroup v2), else `cgroupfs`; the runtime stage
+/// records the decision on the host (`/etc/kubewiz/cgroup-driver`) and later runs keep it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CgroupDriver {
+    #[default]
+    Auto,
+    Systemd,
+    Cgroupfs,
+}
+
+impl CgroupDriver {
+    pub fn is_auto(&self) -> bool {
+        *self == CgroupDriver::Auto
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CgroupDriver::Auto => "auto",
+            CgroupDriver::Systemd => "systemd",
+            CgroupDriver::Cgroupfs => "cgroupfs",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -261,6 +261,14 @@ const ROOT: Kind = Kind::Map(&[
         },
         Defaulted,
     ),
+    field(
+        "cgroup_driver",
+        &Kind::Enum {
+            noun: "cgroup driver",
+            values: &["auto", "systemd", "cgroupfs"],
+        },
+        Defaulted,
+    ),
     field("versions", &VERSIONS, Defaulted),
     field("binaries", &BINARIES, Defaulted),
     field("apiserver", &APISERVER, Defaulted),

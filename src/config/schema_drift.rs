@@ -12,9 +12,9 @@
 
 use super::{parse_str, Field, Kind, Presence, ROOT};
 use crate::config::{
-    to_yaml, ApiServerSpec, AuthSpec, BinariesSpec, CalicoMode, CalicoSpec, ClusterSpec, CniSpec,
-    FlannelBackend, FlannelSpec, HostDefaults, HostSpec, KeyAlgorithm, NetworkSpec, PkiSpec, Role,
-    Runtime, Versions,
+    to_yaml, ApiServerSpec, AuthSpec, BinariesSpec, CalicoMode, CalicoSpec, CgroupDriver,
+    ClusterSpec, CniSpec, FlannelBackend, FlannelSpec, HostDefaults, HostSpec, KeyAlgorithm,
+    NetworkSpec, PkiSpec, Role, Runtime, Versions,
 };
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde_yaml::Value;
@@ -185,6 +185,7 @@ fn model_enums() -> BTreeMap<String, BTreeSet<String>> {
         ("cni.flannel.backend", variant_names::<FlannelBackend>()),
         ("cni.calico.mode", variant_names::<CalicoMode>()),
         ("runtime", variant_names::<Runtime>()),
+        ("cgroup_driver", variant_names::<CgroupDriver>()),
         ("pki.key_algorithm", variant_names::<KeyAlgorithm>()),
     ]
     .into_iter()
@@ -260,6 +261,7 @@ fn full_specs() -> Vec<ClusterSpec> {
             },
         },
         runtime: Runtime::Containerd,
+        cgroup_driver: CgroupDriver::Systemd,
         versions: Versions::default(),
         binaries: BinariesSpec::Bundle {
             bundle_dir: "/bundle".into(),

@@ -124,9 +124,50 @@ pub fn features(version: &str) -> Vec<(&'static str, bool)> {
         .collect()
 }
 
+/// The pause (pod sandbox) image of each Kubernetes release, from kubeadm's constants: the one
+/// place it is named. containerd's `sandbox_image` (runtime stage) and kubelet's
+/// `--pod-infra-container-image` use it, so a pinned, preloaded image is never pulled.
+/// Each line holds from its release until the next line's.
+const PAUSE_IMAGES: &[(Minor, &str)] = &[
+    (Minor::new(1, 19), "k8s.gcr.io/pause:3.2"),
+    (Minor::new(1, 21), "k8s.gcr.io/pause:3.4.1"),
+    (Minor::new(1, 22), "k8s.gcr.io/pause:3.5"),
+    (Minor::new(1, 23), "k8s.gcr.io/pause:3.6"),
+    (Minor::new(1, 24), "k8s.gcr.io/pause:3.7"),
+    (Minor::new(1, 25), "registry.k8s.io/pause:3.8"),
+    (Minor::new(1, 26), "registry.k8s.io/pause:3.9"),
+    (Minor::new(1, 31), "registry.k8s.io/pause:3.10"),
+];
+
+/// The pause image for Kubernetes `version`; the oldest known one for older releases, the
+/// newest for an unparsable version (validation reports that on `versions.kubernetes`).
+pub fn pause_image(version: &str) -> &'static str {
+    let Some(release) = Minor::of(version) else {
+        return PAUSE_IMAGES[PAUSE_IMAGES.len() - 1].1;
+    };
+    PAUSE_IMAGES
+        .iter()
+        .rev()
+        .find(|(since, _)| release >= *since)
+        .unwrap_or(&PAUSE_IMAGES[0])
+        .1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pause_images_by_release() {
+        assert_eq!(pause_image("1.20.2"), "k8s.gcr.io/pause:3.2");
+        assert_eq!(pause_image("v1.21.0"), "k8s.gcr.io/pause:3.4.1");
+        assert_eq!(pause_image("1.23.17"), "k8s.gcr.io/pause:3.6");
+        assert_eq!(pause_image("1.30.1"), "registry.k8s.io/pause:3.9");
+        assert_eq!(pause_image("1.32.0"), "registry.k8s.io/pause:3.10");
+        assert_eq!(pause_image("1.10.0"), "k8s.gcr.io/pause:3.2");
+        let minors: Vec<Minor> = PAUSE_IMAGES.iter().map(|(m, _)| *m).collect();
+        assert!(minors.windows(2).all(|w| w[0] < w[1]), "sorted: {minors:?}");
+    }
 
     #[test]
     fn every_feature_has_one_rule() {

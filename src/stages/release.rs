@@ -112,7 +112,7 @@ fn and_list(items: &[&str]) -> String {
     }
 }
 
-fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
+pub(super) fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
     let mut f = std::fs::File::open(path)?;
     let mut h = Sha256::new();
     std::io::copy(&mut f, &mut h)?;
