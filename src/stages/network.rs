@@ -426,12 +426,17 @@ fn runtime_steps(ctx: &BuildCtx<'_>) -> Result<Vec<Step>> {
     })
 }
 
-/// `kubewiz diagnose --stage network`: flanneld active, its lease written, and what it routes.
+/// `kubewiz diagnose --stage network`: flanneld active with its lease written, docker (when it
+/// runs) on that lease, and how many peers' subnets are routed.
 fn health_command() -> String {
     format!(
         "systemctl is-active --quiet {UNIT_NAME} || {{ echo '{UNIT_NAME} is not active'; exit 1; }}; \
          [ -s {SUBNET_ENV} ] || {{ echo '{SUBNET_ENV} is missing'; exit 1; }}; \
          . {SUBNET_ENV}; \
+         if systemctl is-active --quiet docker; then \
+           d=$(ip -4 -o addr show docker0 2>/dev/null | awk '{{print $4}}'); \
+           [ \"$d\" = \"$FLANNEL_SUBNET\" ] || {{ echo \"docker0 ${{d:-none}} is not on FLANNEL_SUBNET $FLANNEL_SUBNET\"; exit 1; }}; \
+         fi; \
          echo \"FLANNEL_SUBNET=$FLANNEL_SUBNET FLANNEL_MTU=$FLANNEL_MTU, \
          $(ip -4 route show root \"$FLANNEL_NETWORK\" | grep -c ' via ') routes to other hosts' subnets\""
     )

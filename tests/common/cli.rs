@@ -86,6 +86,42 @@ pub fn diagnoses(events: &[Value]) -> Vec<&Value> {
         .collect()
 }
 
+/// `kubewiz diagnose --stage <stage> --output json`: the exit code and the events.
+pub fn diagnose_stage(file: &Path, stage: &str) -> (i32, Vec<Value>) {
+    json_events(&["diagnose", "-f", file.to_str().unwrap(), "--stage", stage])
+}
+
+/// (host, catalog id or `none`) of every diagnosis.
+pub fn ids(events: &[Value]) -> Vec<(String, String)> {
+    diagnoses(events)
+        .iter()
+        .map(|d| {
+            (
+                d["host"].as_str().unwrap().to_string(),
+                d["diagnosis"]["id"].as_str().unwrap_or("none").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Poll `kubewiz diagnose --stage <stage>` until `pred` holds for its findings, or give up
+/// after `secs`; the last run's events.
+pub fn diagnose_until(
+    file: &Path,
+    stage: &str,
+    secs: u64,
+    pred: impl Fn(&[(String, String)]) -> bool,
+) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let (_, events) = diagnose_stage(file, stage);
+        if pred(&ids(&events)) || std::time::Instant::now() > deadline {
+            return events;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+}
+
 /// Run a shell command on every host (or `hosts`) through `kubewiz exec`; panics on failure.
 pub fn exec_on(file: &Path, hosts: Option<&str>, script: &str) -> String {
     let mut args = vec!["exec", "-f", file.to_str().unwrap()];
