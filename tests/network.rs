@@ -14,14 +14,15 @@ use std::collections::BTreeSet;
 use std::io::BufRead;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const HOSTS: [&str; 3] = ["node1", "node2", "node3"];
 const POD_CIDR: &str = "10.244.0.0/16";
 const IMAGE: &str = "busybox:1.35.0";
 
 /// What the network stage, and the docker it started, leave on a host: removed, so the machines
-/// are as found (docker and containerd installed but stopped and disabled, no firewall rules).
+/// are as found (docker and containerd installed but stopped and disabled, no firewall rules,
+/// and no bridge settings docker would keep from flannel's lease in /var/lib/docker/network).
 fn reset_network(file: &Path) {
     exec_on(
         file,
@@ -37,7 +38,8 @@ fn reset_network(file: &Path) {
              rm -rf /etc/flannel /etc/systemd/system/flanneld.service \
                /etc/systemd/system/docker.service.d/flannel.conf /run/flannel \
                /usr/local/bin/flanneld /usr/local/bin/mk-docker-opts.sh /opt/cni /etc/cni \
-               /opt/kubewiz/bundle/flannel-* /opt/kubewiz/bundle/cni-plugins-* /tmp/busybox.tar; \
+               /opt/kubewiz/bundle/flannel-* /opt/kubewiz/bundle/cni-plugins-* /tmp/busybox.tar \
+               /var/lib/docker/network; \
              rmdir /etc/systemd/system/docker.service.d 2>/dev/null; \
              iptables -t nat -F; iptables -t nat -X; iptables -F; iptables -X; iptables -P FORWARD ACCEPT; \
              systemctl daemon-reload; true"
@@ -271,6 +273,16 @@ fn leases_in_etcd(file: &Path) -> Vec<String> {
     .collect()
 }
 
+/// Every member answers again (after a restart the test caused).
+fn wait_etcd_healthy(file: &Path) {
+    let etcdctl = kubewiz::stages::etcd::etcdctl();
+    exec_on(
+        file,
+        None,
+        &format!("i=0; until {etcdctl} endpoint health >/dev/null 2>&1; do i=$((i+1)); [ $i -ge 60 ] && exit 1; sleep 1; done"),
+    );
+}
+
 fn journal(file: &Path, host: &str, unit: &str) -> Vec<String> {
     on(
         file,
@@ -399,7 +411,7 @@ fn flannel_0_10_reads_etcd_v2_and_etcd_without_v2_is_fixed() {
         "sed -i '/--enable-v2=true/d' /etc/systemd/system/etcd.service && systemctl daemon-reload && \
          systemctl restart --no-block etcd",
     );
-    std::thread::sleep(Duration::from_secs(5));
+    wait_etcd_healthy(&file);
     exec_on(
         &file,
         Some("node2"),
@@ -422,6 +434,11 @@ fn flannel_0_10_reads_etcd_v2_and_etcd_without_v2_is_fixed() {
     // apply: the config step cannot read through v2 either (F2 again), the fix puts the unit
     // with --enable-v2=true back on every member and restarts them, the retry passes.
     let (code, events) = apply_json(&file, &["--only-stages", "network", "--auto-fix"]);
+    if code != 0 {
+        for e in &events {
+            eprintln!("{e}");
+        }
+    }
     assert_eq!(code, 0, "{:?}", failures(&events));
     let named: Vec<String> = diagnoses(&events)
         .iter()
@@ -503,12 +520,14 @@ fn deleted_config_and_docker_off_the_lease_are_named_and_fixed() {
     );
     assert_network(&file, "vxlan");
 
-    // docker on node2 restarted without flannel's options: on its default bridge.
+    // docker on node2 restarted without flannel's options (and without the bridge settings it
+    // keeps in /var/lib/docker/network from its last run): on its default bridge.
     exec_on(
         &file,
         Some("node2"),
         "rm /etc/systemd/system/docker.service.d/flannel.conf && systemctl daemon-reload && \
-         systemctl stop docker.service docker.socket && ip link del docker0 && systemctl start docker",
+         systemctl stop docker.service docker.socket && ip link del docker0 && \
+         rm -rf /var/lib/docker/network && systemctl start docker",
     );
     let events = diagnose_until(&file, 30, |ids| {
         ids.iter().any(|(h, id)| h == "node2" && id == "D4")

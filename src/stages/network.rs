@@ -59,6 +59,9 @@ pub const CNI_LOOPBACK: &str = "99-loopback.conf";
 const SUBNET_LEN: u32 = 24;
 /// How long one host's flanneld gets to take its lease (and a restarted one to list routes).
 const START_WAIT_SECS: u64 = 60;
+/// How long a starting flanneld may keep failing to read its config before the start step
+/// stops waiting and shows why (it retries every second; etcd may be electing a leader).
+const CONFIG_GRACE_SECS: u64 = 10;
 /// The CNI plugins a flannel network on containerd uses.
 const CNI_PLUGINS: &[&str] = &["bridge", "host-local", "loopback", "portmap"];
 
@@ -145,7 +148,7 @@ impl Flannel<'_> {
         let etcdctl_v2 = format!(
             "/usr/local/bin/etcdctl --endpoints=https://127.0.0.1:{} --ca-file={pki}/ca.crt \
              --cert-file={pki}/healthcheck-client.crt --key-file={pki}/healthcheck-client.key \
-             --timeout=5s",
+             --no-sync --timeout=5s",
             super::etcd::CLIENT_PORT
         );
         t.script(
@@ -239,7 +242,7 @@ fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
         "network/start.sh",
         context! {
             unit => UNIT_NAME, subnet_env => SUBNET_ENV, wait_secs => START_WAIT_SECS,
-            backend => backend_name(f.backend), pod_cidr => spec.network.pod_cidr,
+            config_grace_secs => CONFIG_GRACE_SECS, backend => backend_name(f.backend), pod_cidr => spec.network.pod_cidr,
         },
     )?;
     let runtime_steps = runtime_steps(ctx)?;
@@ -485,6 +488,7 @@ async fn enable_etcd_v2(ctx: &FixContext<'_>, emit: &mut Emit<'_>) -> Result<()>
         );
     }
     let members = hosts_with(ctx.spec, Role::Etcd);
+    let mut changed = vec![];
     for m in &members {
         let unit = super::etcd::unit_of(ctx.spec, ctx.dir, m)?;
         if upload(ctx, m, super::etcd::UNIT_PATH, 0o644, &unit)
@@ -492,15 +496,26 @@ async fn enable_etcd_v2(ctx: &FixContext<'_>, emit: &mut Emit<'_>) -> Result<()>
             .with_context(|| format!("writing etcd.service on {m}"))?
         {
             emit(format!("{m}: etcd.service with --enable-v2=true"));
+            changed.push(m.clone());
         }
     }
-    run_script_on(
-        ctx,
-        &members,
-        "systemctl daemon-reload && systemctl restart --no-block etcd && echo 'etcd restarting'",
-        emit,
-    )
-    .await
+    if !changed.is_empty() {
+        run_script_on(
+            ctx,
+            &changed,
+            "systemctl daemon-reload && systemctl restart --no-block etcd && echo 'etcd restarting'",
+            emit,
+        )
+        .await?;
+    }
+    // The retry writes the config through a member: wait until they serve again.
+    let wait = format!(
+        "i=0; until {} endpoint health >/dev/null 2>&1; do i=$((i+1)); \
+         [ $i -ge 90 ] && {{ echo 'etcd is not healthy after 90 s' >&2; exit 1; }}; sleep 1; done; \
+         echo 'etcd healthy'",
+        super::etcd::etcdctl()
+    );
+    run_script_on(ctx, &members, &wait, emit).await
 }
 
 /// D4/F9: docker runs on its own bridge instead of flannel's lease: restart flanneld (it

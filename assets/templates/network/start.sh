@@ -30,8 +30,18 @@ elif [ -f {{ marker }} ]; then
 else
   what=unchanged
 fi
-deadline=$(( $(date +%s) + {{ wait_secs }} ))
+since=$(date +%s)
+deadline=$(( since + {{ wait_secs }} ))
 until systemctl is-active --quiet {{ unit }} && [ -s {{ subnet_env }} ]; do
+  # The config was written before any host started: a flanneld that still cannot read it
+  # after a few seconds will not by waiting (wrong API, prefix or etcd flags): say why now.
+  if [ $(( $(date +%s) - since )) -ge {{ config_grace_secs }} ] &&
+     why=$(journalctl -u {{ unit }} --since "@$since" -o cat --no-pager 2>/dev/null | grep "Couldn't fetch network config" | tail -n 1) &&
+     [ -n "$why" ]; then
+    echo "{{ unit }} cannot read its network config from etcd:" >&2
+    printf '%s\n' "$why" >&2
+    exit 1
+  fi
   if [ "$(date +%s)" -ge "$deadline" ]; then
     echo "{{ unit }} has no subnet lease after {{ wait_secs }} s ({{ subnet_env }} $( [ -e {{ subnet_env }} ] && echo present || echo missing), unit $(systemctl is-active {{ unit }}))" >&2
     journalctl -u {{ unit }} -o cat --no-pager -n 8 >&2 || true
