@@ -19,6 +19,8 @@ use std::time::Instant;
 const HOSTS: [&str; 3] = ["node1", "node2", "node3"];
 const POD_CIDR: &str = "10.244.0.0/16";
 const IMAGE: &str = "busybox:1.35.0";
+/// The network namespace a test pod of the containerd variant lives in.
+const POD_NETNS: &str = "nwpod";
 
 /// What the network stage, and the docker it started, leave on a host: removed, so the machines
 /// are as found (docker and containerd installed but stopped and disabled, no firewall rules,
@@ -33,13 +35,14 @@ fn reset_network(file: &Path) {
              systemctl stop flanneld docker.service docker.socket containerd 2>/dev/null; \
              systemctl disable --quiet flanneld docker.service docker.socket containerd 2>/dev/null; \
              systemctl reset-failed flanneld docker 2>/dev/null; \
+             ip netns del {POD_NETNS} 2>/dev/null; \
              for l in flannel.1 docker0 cni0; do ip link del $l 2>/dev/null; done; \
              ip route flush root {POD_CIDR} 2>/dev/null; \
              rm -rf /etc/flannel /etc/systemd/system/flanneld.service \
                /etc/systemd/system/docker.service.d/flannel.conf /run/flannel \
                /usr/local/bin/flanneld /usr/local/bin/mk-docker-opts.sh /opt/cni /etc/cni \
                /opt/kubewiz/bundle/flannel-* /opt/kubewiz/bundle/cni-plugins-* /tmp/busybox.tar \
-               /var/lib/docker/network; \
+               /var/lib/docker/network /var/lib/cni; \
              rmdir /etc/systemd/system/docker.service.d 2>/dev/null; \
              iptables -t nat -F; iptables -t nat -X; iptables -F; iptables -X; iptables -P FORWARD ACCEPT; \
              systemctl daemon-reload; true"
@@ -616,4 +619,88 @@ fn killed_during_the_stage_resumes_with_one_lease_per_host() {
         .collect();
     want.sort();
     assert_eq!(keys, want, "exactly one lease per host");
+}
+
+/// A pod on `host` as containerd's CRI makes one: a network namespace joined to the host's
+/// conflist by the CNI plugins themselves (bridge with host-local, then loopback). Its address.
+fn cni_pod(file: &Path, host: &str) -> String {
+    let text = on(file, host, "cat /etc/cni/net.d/10-flannel.conflist").join("\n");
+    let list: Value = serde_json::from_str(&text).unwrap();
+    let mut bridge = list["plugins"][0].clone();
+    bridge["cniVersion"] = list["cniVersion"].clone();
+    bridge["name"] = list["name"].clone();
+    let lo = on(file, host, "cat /etc/cni/net.d/99-loopback.conf").join("\n");
+    let env = format!(
+        "CNI_CONTAINERID={POD_NETNS} CNI_NETNS=/var/run/netns/{POD_NETNS} CNI_PATH=/opt/cni/bin"
+    );
+    let out = on(
+        file,
+        host,
+        &format!(
+            "ip netns add {POD_NETNS} && \
+             echo '{bridge}' | CNI_COMMAND=ADD CNI_IFNAME=eth0 {env} /opt/cni/bin/bridge >/tmp/{POD_NETNS}.json && \
+             echo '{lo}' | CNI_COMMAND=ADD CNI_IFNAME=lo {env} /opt/cni/bin/loopback >/dev/null && \
+             cat /tmp/{POD_NETNS}.json"
+        ),
+    );
+    let result: Value = serde_json::from_str(&out.join("\n")).unwrap();
+    let addr = result["ips"][0]["address"].as_str().unwrap().to_string();
+    let mtu = on(
+        file,
+        host,
+        &format!("ip netns exec {POD_NETNS} cat /sys/class/net/eth0/mtu"),
+    );
+    assert_eq!(mtu, ["1450"], "{host}: the pod's MTU is flannel's");
+    addr
+}
+
+/// containerd: the CNI plugins and the conflist from each host's lease; two pods' addresses
+/// (network namespaces joined through the conflist by the real plugins) ping across nodes.
+#[test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
+fn containerd_pods_on_the_conflist_ping_across_nodes() {
+    let Some(lab) = common::lab() else { return };
+    let (_dir, file) = cluster(&lab, &[("runtime: docker", "runtime: containerd")]);
+    fresh(&file);
+    let _reset = Reset(&file);
+    deploy(&file);
+    let leases: Vec<(String, String)> = HOSTS.iter().map(|h| lease(&file, h)).collect();
+    for h in HOSTS {
+        let bins = on(&file, h, "ls /opt/cni/bin");
+        assert_eq!(bins, ["bridge", "host-local", "loopback", "portmap"], "{h}");
+        let routes = pod_routes(&file, h);
+        assert_eq!(routes.len(), 2, "{h}: {routes:?}");
+        assert!(
+            routes.iter().all(|(_, r)| r.contains("dev flannel.1")),
+            "{h}: {routes:?}"
+        );
+    }
+    let a2 = cni_pod(&file, "node2");
+    let a3 = cni_pod(&file, "node3");
+    assert_eq!(
+        network_of(&a2),
+        network_of(&leases[1].0),
+        "node2's pod in node2's lease"
+    );
+    assert_eq!(
+        network_of(&a3),
+        network_of(&leases[2].0),
+        "node3's pod in node3's lease"
+    );
+    let ip3 = a3.split('/').next().unwrap();
+    let out = on(
+        &file,
+        "node2",
+        &format!("ip netns exec {POD_NETNS} ping -c 3 -W 2 {ip3}"),
+    );
+    assert!(
+        out.iter()
+            .any(|l| l.contains("3 packets transmitted, 3 received")),
+        "{out:?}"
+    );
+    let (code, events) = apply_json(&file, &["--only-stages", "network"]);
+    assert_eq!(code, 0);
+    for (host, step, status) in network_outcomes(&events) {
+        assert_eq!(status, "unchanged", "{host} {step} on a rerun");
+    }
 }
