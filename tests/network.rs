@@ -8,6 +8,7 @@ mod common;
 
 use common::cli::{
     apply_json, cluster_copy, diagnose_stage, diagnoses, exec_on, ids, outcomes, reset_etcd,
+    reset_network,
 };
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -18,37 +19,8 @@ use std::time::Instant;
 
 const HOSTS: [&str; 3] = ["node1", "node2", "node3"];
 const POD_CIDR: &str = "10.244.0.0/16";
-const IMAGE: &str = "busybox:1.35.0";
-/// The network namespace a test pod of the containerd variant lives in.
-const POD_NETNS: &str = "nwpod";
-
-/// What the network stage, and the docker it started, leave on a host: removed, so the machines
-/// are as found (docker and containerd installed but stopped and disabled, no firewall rules,
-/// and no bridge settings docker would keep from flannel's lease in /var/lib/docker/network).
-fn reset_network(file: &Path) {
-    exec_on(
-        file,
-        None,
-        &format!(
-            "if systemctl is-active --quiet docker; then docker rm -f $(docker ps -aq) >/dev/null 2>&1; \
-               docker rmi {IMAGE} >/dev/null 2>&1; fi; \
-             systemctl stop flanneld docker.service docker.socket containerd 2>/dev/null; \
-             systemctl disable --quiet flanneld docker.service docker.socket containerd 2>/dev/null; \
-             systemctl reset-failed flanneld docker 2>/dev/null; \
-             ip netns del {POD_NETNS} 2>/dev/null; \
-             for l in flannel.1 docker0 cni0; do ip link del $l 2>/dev/null; done; \
-             ip route flush root {POD_CIDR} 2>/dev/null; \
-             rm -rf /etc/flannel /etc/systemd/system/flanneld.service \
-               /etc/systemd/system/docker.service.d/flannel.conf /run/flannel \
-               /usr/local/bin/flanneld /usr/local/bin/mk-docker-opts.sh /opt/cni /etc/cni \
-               /opt/kubewiz/bundle/flannel-* /opt/kubewiz/bundle/cni-plugins-* /tmp/busybox.tar \
-               /var/lib/docker/network /var/lib/cni; \
-             rmdir /etc/systemd/system/docker.service.d 2>/dev/null; \
-             iptables -t nat -F; iptables -t nat -X; iptables -F; iptables -X; iptables -P FORWARD ACCEPT; \
-             systemctl daemon-reload; true"
-        ),
-    );
-}
+const IMAGE: &str = common::cli::TEST_IMAGE;
+const POD_NETNS: &str = common::cli::TEST_NETNS;
 
 /// Resets the network stage and etcd when the test ends, passed or not.
 struct Reset<'a>(&'a Path);

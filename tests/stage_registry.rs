@@ -5,7 +5,7 @@
 
 use kubewiz::cli::plan_cmd;
 use kubewiz::cluster_dir::ClusterDir;
-use kubewiz::config::{self, BinariesSpec, ClusterSpec, Role};
+use kubewiz::config::{self, BinariesSpec, ClusterSpec, Role, Runtime};
 use kubewiz::diagnose::{Catalog, Vocabulary};
 use kubewiz::plan::{HostSteps, Step, StepAction};
 use kubewiz::stages::{
@@ -107,10 +107,12 @@ fn a_stage_added_to_the_registry_is_in_the_plan_preflight_diagnose_and_catalog()
     let plan = build_plan_with(&reg, &t, &spec, &dir, &PlanOptions::default()).unwrap();
 
     // The plan: in registry order, with the stage's name, units and steps on its hosts.
-    assert_eq!(
-        plan.stage_names(),
-        ["preflight", "prep", "etcd", "throwaway"]
-    );
+    let mut names: Vec<String> = stages::names(stages::REGISTRY)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    names.push("throwaway".into());
+    assert_eq!(plan.stage_names(), names);
     let s = plan.stages.last().unwrap();
     assert_eq!(s.units, ["throwaway"]);
     assert_eq!(s.hosts.len(), 1);
@@ -121,7 +123,10 @@ fn a_stage_added_to_the_registry_is_in_the_plan_preflight_diagnose_and_catalog()
         "{out}"
     );
     assert!(out.contains("throwaway/hello"), "{out}");
-    assert!(out.contains("plan for cluster reg: 4 stage(s)"), "{out}");
+    assert!(
+        out.contains(&format!("plan for cluster reg: {} stage(s)", names.len())),
+        "{out}"
+    );
 
     // Preflight checks the stage's port on its role's hosts only, and lets its unit hold it.
     let w1 = script_of(&plan, "preflight", "w1", "checks");
@@ -141,10 +146,7 @@ fn a_stage_added_to_the_registry_is_in_the_plan_preflight_diagnose_and_catalog()
     assert!(script_of(&before, "preflight", "w1", "checks").contains("for p in 10250; do"));
 
     // Diagnose: the stage is one of its stages, probing the stage's hosts with its command.
-    assert_eq!(
-        stages::names(&reg),
-        ["preflight", "prep", "etcd", "throwaway"]
-    );
+    assert_eq!(stages::names(&reg), names);
     let check = stages::health_check(&reg, &spec, "throwaway").expect("diagnose knows it");
     let hosts: Vec<&str> = check.hosts.iter().map(|h| h.name.as_str()).collect();
     assert_eq!(hosts, ["w1"]);
@@ -193,20 +195,28 @@ fn every_embedded_template_is_rendered_by_some_stage() {
     let version = spec.versions.etcd.trim_start_matches('v').to_string();
     let bundle = tmp.path().join("bundle");
     std::fs::create_dir(&bundle).unwrap();
-    std::fs::write(
-        bundle.join(format!("etcd-v{version}-linux-amd64.tar.gz")),
-        b"not really a tarball",
-    )
-    .unwrap();
+    let v = &spec.versions;
+    for tarball in [
+        format!("etcd-v{version}-linux-amd64.tar.gz"),
+        format!("flannel-v{}-linux-amd64.tar.gz", v.flannel),
+        format!("cni-plugins-linux-amd64-v{}.tgz", v.cni_plugins),
+    ] {
+        std::fs::write(bundle.join(tarball), b"not really a tarball").unwrap();
+    }
     let t = Templates::new();
-    for binaries in [
-        BinariesSpec::Bundle { bundle_dir: bundle },
-        BinariesSpec::Mirror {
-            mirror_url: "http://127.0.0.1:9/releases".into(),
-        },
-        BinariesSpec::Installed,
+    for (binaries, runtime) in [
+        (BinariesSpec::Bundle { bundle_dir: bundle }, Runtime::Docker),
+        (
+            BinariesSpec::Mirror {
+                mirror_url: "http://127.0.0.1:9/releases".into(),
+            },
+            Runtime::Containerd,
+        ),
+        (BinariesSpec::Installed, Runtime::Containerd),
     ] {
         spec.binaries = binaries;
+        // The network stage's runtime steps differ: docker's drop-in, containerd's conflist.
+        spec.runtime = runtime;
         let plan =
             build_plan_with(stages::REGISTRY, &t, &spec, &dir, &PlanOptions::default()).unwrap();
         let install = script_of(&plan, "etcd", "m1", "install");

@@ -148,12 +148,47 @@ pub fn reset_etcd(file: &Path) {
     );
 }
 
-/// Resets etcd on the hosts when the test ends, passed or not, so the lab's own cluster file
-/// can deploy there afterwards.
+/// The lab cluster file's pod CIDR, the image a test loads into docker, the network namespace
+/// a test pod lives in: what [`reset_network`] removes.
+pub const TEST_POD_CIDR: &str = "10.244.0.0/16";
+pub const TEST_IMAGE: &str = "busybox:1.35.0";
+pub const TEST_NETNS: &str = "nwpod";
+
+/// What the network stage, and the docker it started, leave on a host: removed, so the machines
+/// are as found (docker and containerd installed but stopped and disabled, no firewall rules,
+/// and no bridge settings docker would keep from flannel's lease in /var/lib/docker/network).
+pub fn reset_network(file: &Path) {
+    exec_on(
+        file,
+        None,
+        &format!(
+            "if systemctl is-active --quiet docker; then docker rm -f $(docker ps -aq) >/dev/null 2>&1; \
+               docker rmi {TEST_IMAGE} >/dev/null 2>&1; fi; \
+             systemctl stop flanneld docker.service docker.socket containerd 2>/dev/null; \
+             systemctl disable --quiet flanneld docker.service docker.socket containerd 2>/dev/null; \
+             systemctl reset-failed flanneld docker 2>/dev/null; \
+             ip netns del {TEST_NETNS} 2>/dev/null; \
+             for l in flannel.1 docker0 cni0; do ip link del $l 2>/dev/null; done; \
+             ip route flush root {TEST_POD_CIDR} 2>/dev/null; \
+             rm -rf /etc/flannel /etc/systemd/system/flanneld.service \
+               /etc/systemd/system/docker.service.d/flannel.conf /run/flannel \
+               /usr/local/bin/flanneld /usr/local/bin/mk-docker-opts.sh /opt/cni /etc/cni \
+               /opt/kubewiz/bundle/flannel-* /opt/kubewiz/bundle/cni-plugins-* /tmp/busybox.tar \
+               /var/lib/docker/network /var/lib/cni; \
+             rmdir /etc/systemd/system/docker.service.d 2>/dev/null; \
+             iptables -t nat -F; iptables -t nat -X; iptables -F; iptables -X; iptables -P FORWARD ACCEPT; \
+             systemctl daemon-reload; true"
+        ),
+    );
+}
+
+/// Resets etcd (and the network stage, which a whole deploy runs after it) on the hosts when
+/// the test ends, passed or not, so the lab's own cluster file can deploy there afterwards.
 pub struct ResetEtcdOnDrop<'a>(pub &'a Path);
 
 impl Drop for ResetEtcdOnDrop<'_> {
     fn drop(&mut self) {
+        reset_network(self.0);
         reset_etcd(self.0);
     }
 }
