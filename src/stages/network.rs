@@ -142,20 +142,29 @@ impl Flannel<'_> {
         format!("{ETCD_PREFIX}/config")
     }
 
+    /// etcdctl on an etcd member against itself, speaking the API this flannel reads, with
+    /// `ETCDCTL_API` set (v2's TLS flags are named differently; `--no-sync` keeps it on the
+    /// local member instead of the advertised URLs).
+    fn etcdctl(&self) -> String {
+        let pki = super::etcd::PKI_DIR;
+        match self.api {
+            EtcdApi::V2 => format!(
+                "env ETCDCTL_API=2 /usr/local/bin/etcdctl --endpoints=https://127.0.0.1:{} \
+                 --ca-file={pki}/ca.crt --cert-file={pki}/healthcheck-client.crt \
+                 --key-file={pki}/healthcheck-client.key --no-sync --timeout=5s",
+                super::etcd::CLIENT_PORT
+            ),
+            EtcdApi::V3 => format!("env ETCDCTL_API=3 {}", super::etcd::etcdctl()),
+        }
+    }
+
     /// The script that writes the config into etcd on an etcd member (compared first).
     fn config_script(&self, t: &Templates) -> Result<String> {
-        let pki = super::etcd::PKI_DIR;
-        let etcdctl_v2 = format!(
-            "/usr/local/bin/etcdctl --endpoints=https://127.0.0.1:{} --ca-file={pki}/ca.crt \
-             --cert-file={pki}/healthcheck-client.crt --key-file={pki}/healthcheck-client.key \
-             --no-sync --timeout=5s",
-            super::etcd::CLIENT_PORT
-        );
         t.script(
             "network/config.sh",
             context! {
                 api => self.api.as_str(), version => self.version, key => self.key(),
-                config => self.config, etcdctl_v2, etcdctl_v3 => super::etcd::etcdctl(),
+                config => self.config, etcdctl => self.etcdctl(),
             },
         )
     }
@@ -292,7 +301,8 @@ fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
             context! {
                 peers, backend => backend_name(f.backend), pod_cidr => spec.network.pod_cidr,
                 unit => UNIT_NAME, wait_secs => START_WAIT_SECS,
-                lease_prefix => format!("{ETCD_PREFIX}/subnets"),
+                lease_prefix => format!("{ETCD_PREFIX}/subnets"), api => f.api.as_str(),
+                etcdctl => f.etcdctl(), etcd_pki => super::etcd::PKI_DIR,
             },
         )?;
         // Every host has its lease before anyone counts its routes.
@@ -603,7 +613,7 @@ mod tests {
         assert_eq!(s.hosts_of("config"), ["e1"]);
         assert_eq!(s.hosts_of("start"), ["n1"]);
         let script = script_of(&s.hosts[0].steps[0]);
-        assert!(script.contains("ETCDCTL_API=2"), "{script}");
+        assert!(script.contains("env ETCDCTL_API=2 /usr/local/bin/etcdctl"), "{script}");
         assert!(script.contains("--ca-file=/etc/etcd/pki/ca.crt"), "{script}");
         assert!(script.contains(" set \"$key\""), "{script}");
         assert!(s.description.contains("etcd v2 API"));

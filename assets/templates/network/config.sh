@@ -3,7 +3,7 @@
 key={{ key | sq }}
 conf={{ config | sq }}
 {% if api == "v2" -%}
-E="env ETCDCTL_API=2 {{ etcdctl_v2 }}"
+E="{{ etcdctl }}"
 if have=$($E get "$key" 2>&1); then :; else
   case "$have" in
     *"Key not found"*) have="" ;;
@@ -11,7 +11,7 @@ if have=$($E get "$key" 2>&1); then :; else
   esac
 fi
 {% else -%}
-E="env ETCDCTL_API=3 {{ etcdctl_v3 }}"
+E="{{ etcdctl }}"
 if ! have=$($E get "$key" --print-value-only 2>&1); then
   echo "cannot read $key through etcd's v3 API: $have" >&2; exit 1
 fi

@@ -14,12 +14,32 @@ route_to() {  # the pod subnet routed to peer address $1, or nothing
   ip -4 route show root {{ pod_cidr }} dev flannel.1 | awk -v g="$gw" '$2 == "via" && $3 == g { print $1; exit }'
 {% endif -%}
 }
+# The subnet etcd leases to peer address $1, read where this host can (an etcd member has
+# etcdctl and a client certificate); "" elsewhere or when there is none.
+can_read_leases() { [ -x /usr/local/bin/etcdctl ] && [ -r {{ etcd_pki }}/healthcheck-client.crt ]; }
+lease_of() {
+  can_read_leases || return 0
+{% if api == "v2" -%}
+  for k in $({{ etcdctl }} ls {{ lease_prefix }} 2>/dev/null); do
+    if {{ etcdctl }} get "$k" 2>/dev/null | grep -q "\"PublicIP\":\"$1\""; then
+      echo "${k##*/}" | sed 's#-#/#'; return 0
+    fi
+  done
+{% else -%}
+  {{ etcdctl }} get --prefix {{ lease_prefix }}/ 2>/dev/null |
+    awk -v a="\"PublicIP\":\"$1\"" 'index($0, a) { print k; exit } { k = $0 }' | sed 's#.*/##; s#-#/#'
+{% endif -%}
+}
 check() {
   missing=""
   for p in $peers; do
     name=${p%%=*}; addr=${p#*=}
     r=$(route_to "$addr")
-    if [ -n "$r" ]; then echo "route to $name ($addr): $r"; else missing="$missing $name ($addr)"; fi
+    if [ -n "$r" ]; then echo "route to $name ($addr): $r"; continue; fi
+    l=$(lease_of "$addr" || true)
+    if [ -n "$l" ]; then missing="$missing $name ($addr, leased $l)"
+    elif can_read_leases; then missing="$missing $name ($addr, no lease in etcd)"
+    else missing="$missing $name ($addr)"; fi
   done
 }
 check
