@@ -182,13 +182,15 @@ pub fn reset_network(file: &Path) {
     );
 }
 
-/// Resets etcd (and the network stage, which a whole deploy runs after it) on the hosts when
-/// the test ends, passed or not, so the lab's own cluster file can deploy there afterwards.
+/// Resets etcd (and the runtime and network stages, which a whole deploy runs after it) on the
+/// hosts when the test ends, passed or not, so the lab's own cluster file can deploy there
+/// afterwards.
 pub struct ResetEtcdOnDrop<'a>(pub &'a Path);
 
 impl Drop for ResetEtcdOnDrop<'_> {
     fn drop(&mut self) {
         reset_network(self.0);
+        reset_runtime(self.0);
         reset_etcd(self.0);
     }
 }
