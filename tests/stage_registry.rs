@@ -26,7 +26,7 @@ const THROWAWAY: StageDef = StageDef {
         units: &["throwaway"],
     }],
     health: Health {
-        role: Some(Role::Node),
+        roles: &[Role::Node],
         command: Some(|| "systemctl is-active --quiet throwaway".into()),
         view: None,
     },

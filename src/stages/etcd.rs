@@ -30,7 +30,7 @@ pub const STAGE: StageDef = StageDef {
         units: &[UNIT_NAME],
     }],
     health: Health {
-        role: Some(Role::Etcd),
+        roles: &[Role::Etcd],
         command: Some(health_command),
         view: Some(view::view),
     },

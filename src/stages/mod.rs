@@ -89,8 +89,8 @@ pub struct RoleNeeds {
 /// A stage's health probe for `kubewiz diagnose`.
 #[derive(Debug, Clone, Copy)]
 pub struct Health {
-    /// The hosts it looks at: those with this role, or every host.
-    pub role: Option<Role>,
+    /// The hosts it looks at: those with any of these roles; every host when empty.
+    pub roles: &'static [Role],
     /// The command run on each of them (with sudo); the host is healthy when it exits 0, and
     /// evidence is gathered otherwise. None: no probe, evidence is always gathered.
     pub command: Option<fn() -> String>,
@@ -124,7 +124,7 @@ impl Health {
     /// No probe: `kubewiz diagnose` gathers the catalog's evidence on every host (host-level
     /// stages, whose failures show in the host's state rather than in a daemon).
     pub const EVERY_HOST_EVIDENCE: Health = Health {
-        role: None,
+        roles: &[],
         command: None,
         view: None,
     };
@@ -166,7 +166,9 @@ pub fn health_check(registry: &[StageDef], spec: &ClusterSpec, name: &str) -> Op
         hosts: spec
             .resolved_hosts()
             .into_iter()
-            .filter(|h| def.health.role.is_none_or(|r| h.roles.contains(&r)))
+            .filter(|h| {
+                def.health.roles.is_empty() || def.health.roles.iter().any(|r| h.roles.contains(r))
+            })
             .collect(),
         units: def.units.iter().map(|u| u.to_string()).collect(),
         command: def.health.command.map(|c| c()),
@@ -241,5 +243,30 @@ mod tests {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn health_looks_at_the_hosts_of_any_of_its_roles() {
+        let spec = crate::config::parse_str(
+            "name: t\ndefaults: {user: kube, auth: {method: agent}}\nhosts:\n\
+             - {name: e1, address: 10.0.0.1, roles: [etcd]}\n\
+             - {name: m1, address: 10.0.0.2, roles: [master]}\n\
+             - {name: n1, address: 10.0.0.3, roles: [node]}\n\
+             network: {pod_cidr: 10.244.0.0/16, service_cidr: 10.96.0.0/12}\n",
+        )
+        .unwrap();
+        let hosts = |stage: &str| -> Vec<String> {
+            health_check(REGISTRY, &spec, stage)
+                .unwrap()
+                .hosts
+                .into_iter()
+                .map(|h| h.name)
+                .collect()
+        };
+        // A master that is not a node runs the runtime and flannel too, so it is looked at.
+        assert_eq!(hosts("runtime"), ["m1", "n1"]);
+        assert_eq!(hosts("network"), ["m1", "n1"]);
+        assert_eq!(hosts("etcd"), ["e1"]);
+        assert_eq!(hosts("prep"), ["e1", "m1", "n1"]);
     }
 }

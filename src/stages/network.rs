@@ -20,7 +20,7 @@ pub const STAGE: StageDef = StageDef {
     build,
     needs: &[],
     health: Health {
-        role: Some(Role::Node),
+        roles: &[Role::Master, Role::Node],
         command: Some(health_command),
         view: None,
     },

@@ -22,10 +22,9 @@ pub const STAGE: StageDef = StageDef {
     units: &["containerd", "docker"],
     build,
     needs: &[],
-    // Health looks at one role: node, the hosts that run pods (a master that is not also a
-    // node is not probed).
+    // The hosts the stage sets up: every master and node.
     health: Health {
-        role: Some(Role::Node),
+        roles: &[Role::Master, Role::Node],
         command: Some(health_command),
         view: None,
     },
