@@ -190,11 +190,12 @@ fn every_embedded_template_is_rendered_by_some_stage() {
     let version = spec.versions.etcd.trim_start_matches('v').to_string();
     let bundle = tmp.path().join("bundle");
     std::fs::create_dir(&bundle).unwrap();
-    std::fs::write(
-        bundle.join(format!("etcd-v{version}-linux-amd64.tar.gz")),
-        b"not really a tarball",
-    )
-    .unwrap();
+    for tarball in [
+        format!("etcd-v{version}-linux-amd64.tar.gz"),
+        "kubernetes-server-linux-amd64.tar.gz".into(),
+    ] {
+        std::fs::write(bundle.join(tarball), b"not really a tarball").unwrap();
+    }
     let t = Templates::new();
     let sources = [
         BinariesSpec::Bundle { bundle_dir: bundle },

@@ -42,6 +42,7 @@ mod inspect;
 mod issue;
 mod kubeconfig;
 mod layout;
+mod master;
 mod report;
 mod store;
 pub mod tls_check;
@@ -51,6 +52,9 @@ pub use inspect::{format_time, parse_cert_der, parse_cert_pem, rfc3339, CertInfo
 pub use layout::{
     apiserver_url, kubeconfigs, leaves, CaKind, KubeconfigSpec, LeafSpec, San, Usage,
     CA_VALIDITY_DAYS, LEAF_VALIDITY_DAYS,
+};
+pub use master::{
+    master_files, master_files_available, master_remote_paths, KUBERNETES_DIR, MASTER_PKI_DIR,
 };
 pub use report::{Change, PkiReport, ReportEntry};
 pub use store::{kubeconfig_dir, pki_dir, Manifest};
@@ -192,17 +196,8 @@ pub fn files_for_host(
 ) -> Result<Vec<(String, Vec<u8>, u32)>> {
     let h = etcd_member(spec, host)?;
     let store = Store::open(dir, OffsetDateTime::now_utc());
-    let mut out = vec![];
-    for (local, remote, mode) in etcd_member_sources(&store, &h.name) {
-        let bytes = store.read(&local)?.ok_or_else(|| {
-            anyhow!(
-                "{} is missing; run `kubewiz certs generate -f <cluster file>` first",
-                store.show(&local)
-            )
-        })?;
-        out.push((format!("{ETCD_PKI_DIR}/{remote}"), bytes, mode));
-    }
-    Ok(out)
+    let sources = etcd_member_sources(&store, &h.name);
+    master::read_sources(&store, sources)
 }
 
 /// The remote paths [`files_for_host`] hands a member, without reading anything (what
@@ -212,15 +207,15 @@ pub fn etcd_member_remote_paths(dir: &ClusterDir) -> Vec<String> {
     // The host only picks the local files; the remote names are the same for every member.
     etcd_member_sources(&store, "member")
         .into_iter()
-        .map(|(_, remote, _)| format!("{ETCD_PKI_DIR}/{remote}"))
+        .map(|(_, remote, _)| remote)
         .collect()
 }
 
-/// (local path, name under /etc/etcd/pki, mode) of what a member gets.
-fn etcd_member_sources(store: &Store, host: &str) -> Vec<(PathBuf, &'static str, u32)> {
+/// (local path, remote path, mode) of what a member gets.
+fn etcd_member_sources(store: &Store, host: &str) -> Vec<master::Source> {
     use store::{CERT_MODE, KEY_MODE};
     let member = |kind: &str| format!("etcd/{host}/{kind}");
-    vec![
+    let files: [(PathBuf, &str, u32); 7] = [
         (store.crt(CaKind::Etcd.id()), "ca.crt", CERT_MODE),
         (store.crt(&member("server")), "server.crt", CERT_MODE),
         (store.key(&member("server")), "server.key", KEY_MODE),
@@ -236,7 +231,11 @@ fn etcd_member_sources(store: &Store, host: &str) -> Vec<(PathBuf, &'static str,
             "healthcheck-client.key",
             KEY_MODE,
         ),
-    ]
+    ];
+    files
+        .into_iter()
+        .map(|(local, name, mode)| (local, format!("{ETCD_PKI_DIR}/{name}"), mode))
+        .collect()
 }
 
 /// Whether every file [`files_for_host`] hands out exists for every etcd member (false before
