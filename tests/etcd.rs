@@ -6,12 +6,11 @@
 mod common;
 
 use common::cli::{
-    apply_json, cluster_copy, diagnoses, exec_on, json_events, outcomes, reset_etcd,
+    apply_json, cluster_copy, diagnose_stage, diagnoses, exec_on, ids, outcomes, reset_etcd,
     ResetEtcdOnDrop,
 };
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 /// A shell snippet that runs a throwaway one-member etcd (not kubewiz's) on a host for a
 /// moment or for good: it leaves real etcd data or holds real ports, as a hand-started one does.
@@ -94,35 +93,16 @@ fn diagnosis_of<'a>(events: &'a [serde_json::Value], host: &str) -> &'a serde_js
 }
 
 fn diagnose(file: &Path) -> (i32, Vec<serde_json::Value>) {
-    json_events(&["diagnose", "-f", file.to_str().unwrap(), "--stage", "etcd"])
+    diagnose_stage(file, "etcd")
 }
 
-fn ids(events: &[serde_json::Value]) -> Vec<(String, String)> {
-    diagnoses(events)
-        .iter()
-        .map(|d| {
-            (
-                d["host"].as_str().unwrap().to_string(),
-                d["diagnosis"]["id"].as_str().unwrap_or("none").to_string(),
-            )
-        })
-        .collect()
-}
-
-/// Poll `kubewiz diagnose` until `pred` holds for its findings, or give up after `secs`.
+/// Poll `kubewiz diagnose --stage etcd` until `pred` holds for its findings.
 fn diagnose_until(
     file: &Path,
     secs: u64,
     pred: impl Fn(&[(String, String)]) -> bool,
 ) -> Vec<serde_json::Value> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        let (_, events) = diagnose(file);
-        if pred(&ids(&events)) || std::time::Instant::now() > deadline {
-            return events;
-        }
-        std::thread::sleep(Duration::from_secs(2));
-    }
+    common::cli::diagnose_until(file, "etcd", secs, pred)
 }
 
 #[test]

@@ -182,6 +182,7 @@ const LEAVES_BY_CA: [(&str, &[&str]); 3] = [
             "pki/etcd/m3/peer.crt",
             "pki/etcd/healthcheck-client.crt",
             "pki/apiserver-etcd-client.crt",
+            "pki/flannel-etcd-client.crt",
         ],
     ),
     (
@@ -405,7 +406,7 @@ fn kubeadm_layout_checked_with_openssl() {
     assert_eq!(api.key_algorithm, "RSA-2048");
     assert_eq!(api.issuer_fingerprint, m.cas["ca"].fingerprint);
     assert_eq!(m.cas["ca"].origin, "generated");
-    assert_eq!(m.leaves.len(), 15);
+    assert_eq!(m.leaves.len(), 16);
 }
 
 /// Every `.crt` under pki/ (not the backups), relative to the cluster directory.
@@ -761,9 +762,9 @@ fn ecdsa_option_and_switching_back() {
     lab.set(THREE_MASTERS);
     let check = pki::check(&lab.dir, &lab.spec, 30).unwrap();
     assert_eq!(check.errors(), 0);
-    assert_eq!(check.warnings(), 15, "{:?}", check.findings);
+    assert_eq!(check.warnings(), 16, "{:?}", check.findings);
     let report = lab.ensure();
-    assert_eq!(report.files("reissued").len(), 15, "{report}");
+    assert_eq!(report.files("reissued").len(), 16, "{report}");
     assert_eq!(
         change(&report, "pki/admin.crt"),
         &Change::Reissued {
@@ -1358,8 +1359,8 @@ fn old_kubelet_files_are_orphaned_and_left_in_place() {
                  theirs by TLS bootstrapping when they join; left in place"
             );
         }
-        // 3 CAs, the service-account pair, 15 leaves, 4 kubeconfigs.
-        assert_eq!(report.summary(), "24 unchanged, 8 orphaned");
+        // 3 CAs, the service-account pair, 16 leaves, 4 kubeconfigs.
+        assert_eq!(report.summary(), "25 unchanged, 8 orphaned");
         assert_eq!(lab.snapshot(), before, "a file changed");
         assert!(!lab.path("pki/backup").exists());
     }
@@ -1418,8 +1419,8 @@ fn old_kubelet_files_are_orphaned_and_left_in_place() {
 
     // certs list: the cluster file's certificates, then the old ones.
     let rows = pki::list(&lab.dir, &lab.spec).unwrap();
-    assert_eq!(rows.len(), 22);
-    let tail: Vec<(&str, &str, &str)> = rows[18..]
+    assert_eq!(rows.len(), 23);
+    let tail: Vec<(&str, &str, &str)> = rows[19..]
         .iter()
         .map(|r| (r.file.as_str(), r.subject.as_str(), r.issuer.as_str()))
         .collect();
@@ -1456,7 +1457,7 @@ fn list_shows_every_certificate() {
     assert!(pki::list(&lab.dir, &lab.spec).unwrap().is_empty());
     lab.ensure();
     let rows = pki::list(&lab.dir, &lab.spec).unwrap();
-    assert_eq!(rows.len(), 18);
+    assert_eq!(rows.len(), 19);
     assert_eq!(rows[0].file, "pki/ca.crt");
     assert_eq!(rows[0].issuer, "CN=kubernetes");
     assert!((3640..=3650).contains(&rows[0].days_left));
@@ -1515,13 +1516,44 @@ fn etcd_part_alone_then_the_rest() {
             "pki/etcd/m2/server.crt",
             "pki/etcd/m3/peer.crt",
             "pki/etcd/m3/server.crt",
+            "pki/flannel-etcd-client.crt",
         ]
     );
     assert!(!lab.path("pki/ca.crt").exists() && !lab.path("kubeconfigs").exists());
     assert!(pki::etcd_member_files_available(&lab.dir, &lab.spec));
     let report = lab.ensure();
     for e in &report.entries {
-        let etcd = e.file.starts_with("pki/etcd/") || e.file == "pki/apiserver-etcd-client.crt";
+        let etcd = e.file.starts_with("pki/etcd/")
+            || e.file == "pki/apiserver-etcd-client.crt"
+            || e.file == "pki/flannel-etcd-client.crt";
         assert_eq!(etcd, e.change == Change::Unchanged, "{report}");
     }
+}
+
+/// A cluster directory made before kubewiz had the flannel stage gains flanneld's etcd client
+/// certificate on the next ensure, signed by the same etcd CA, and nothing else changes.
+#[test]
+fn a_new_leaf_is_added_without_touching_the_others() {
+    let mut lab = Lab::new(&format!("{THREE_MASTERS}cni: {{ plugin: calico }}\n"));
+    lab.ensure();
+    assert!(!lab.path("pki/flannel-etcd-client.crt").exists());
+    let before = lab.snapshot();
+    lab.set(THREE_MASTERS);
+    let report = lab.ensure();
+    assert_eq!(
+        report.files("created"),
+        ["pki/flannel-etcd-client.crt"],
+        "{report}"
+    );
+    assert_eq!(report.backup, None, "nothing re-issued: {report}");
+    let after = lab.snapshot();
+    for (file, content) in &before {
+        if file != "pki/manifest.json" {
+            assert_eq!(after.get(file), Some(content), "{file} changed");
+        }
+    }
+    verify(&lab, "pki/etcd/ca.crt", "pki/flannel-etcd-client.crt");
+    let subj = subject(&lab, "pki/flannel-etcd-client.crt");
+    assert!(subj.ends_with("CN = flanneld"), "{subj}");
+    assert!(!lab.ensure().changed(), "a second run changes nothing");
 }

@@ -269,7 +269,7 @@ mod tests {
 
     const CAT: &str = r#"
 version: 1
-upcoming_stages: [join, network]
+upcoming_stages: [join]
 entries:
   - id: R1
     stage: prep

@@ -2,7 +2,7 @@
 //! SANs and usages, and the kubeconfigs. Pure data, derived from a [`ClusterSpec`]; nothing here
 //! touches the disk.
 
-use crate::config::{ClusterSpec, HostSpec, KeyAlgorithm, Role};
+use crate::config::{ClusterSpec, CniSpec, HostSpec, KeyAlgorithm, Role};
 use anyhow::{anyhow, bail, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -275,6 +275,9 @@ fn client(id: &str, ca: CaKind, cn: &str, orgs: &[&str], what: &str) -> LeafSpec
     }
 }
 
+/// The leaf flanneld reads and writes its leases in etcd with.
+pub const FLANNEL_ETCD_CLIENT: &str = "flannel-etcd-client";
+
 /// The group that bypasses authorization: admin and the API server's client to kubelets.
 pub const MASTERS_GROUP: &str = "system:masters";
 
@@ -300,6 +303,17 @@ pub fn leaves(spec: &ClusterSpec) -> Result<Vec<LeafSpec>> {
         &[],
         "API server's client to etcd",
     ));
+    if matches!(spec.cni, CniSpec::Flannel { .. }) {
+        // Added to an existing PKI on the next apply like any missing leaf: nothing else is
+        // re-issued for it.
+        out.push(client(
+            FLANNEL_ETCD_CLIENT,
+            CaKind::Etcd,
+            "flanneld",
+            &[],
+            "flanneld's client to etcd",
+        ));
+    }
     out.push(LeafSpec {
         id: "apiserver".into(),
         ca: CaKind::Cluster,
@@ -474,6 +488,7 @@ mod tests {
                 "etcd/m1/peer",
                 "etcd/healthcheck-client",
                 "apiserver-etcd-client",
+                "flannel-etcd-client",
                 "apiserver",
                 "apiserver-kubelet-client",
                 "front-proxy-client",

@@ -5,7 +5,7 @@
 use super::store::{Store, CERT_MODE, KEY_MODE, KUBECONFIG_MODE};
 use super::CaKind;
 use crate::cluster_dir::ClusterDir;
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use std::path::PathBuf;
 use time::OffsetDateTime;
 
@@ -14,53 +14,79 @@ pub const KUBERNETES_DIR: &str = "/etc/kubernetes";
 /// Where a master keeps its certificates and keys.
 pub const MASTER_PKI_DIR: &str = "/etc/kubernetes/pki";
 
-/// (local path, remote path, mode) of one file a host gets.
-pub(super) type Source = (PathBuf, String, u32);
-
-/// What a master gets: the cluster CA with its key (the controller-manager's CSR signer signs
-/// kubelet certificates with it), the API server's serving and kubelet-client pairs, the
-/// front-proxy CA certificate and client pair, the etcd CA certificate and the API server's
-/// etcd client pair, the service-account pair, and the admin, controller-manager and scheduler
-/// kubeconfigs.
-fn master_sources(store: &Store) -> Vec<Source> {
-    let pki = |name: &str| format!("{MASTER_PKI_DIR}/{name}");
-    let pair = |id: &str| {
-        [
-            (store.crt(id), pki(&format!("{id}.crt")), CERT_MODE),
-            (store.key(id), pki(&format!("{id}.key")), KEY_MODE),
-        ]
-    };
-    let mut out = vec![];
-    out.extend(pair(CaKind::Cluster.id()));
-    out.extend(pair("apiserver"));
-    out.extend(pair("apiserver-kubelet-client"));
-    let fp_ca = CaKind::FrontProxy.id();
-    out.push((store.crt(fp_ca), pki(&format!("{fp_ca}.crt")), CERT_MODE));
-    out.extend(pair("front-proxy-client"));
-    let etcd_ca = CaKind::Etcd.id();
-    out.push((
-        store.crt(etcd_ca),
-        pki(&format!("{etcd_ca}.crt")),
-        CERT_MODE,
-    ));
-    out.extend(pair("apiserver-etcd-client"));
-    out.push((store.pki().join("sa.key"), pki("sa.key"), KEY_MODE));
-    out.push((store.pki().join("sa.pub"), pki("sa.pub"), CERT_MODE));
-    for conf in ["admin.conf", "controller-manager.conf", "scheduler.conf"] {
-        out.push((
-            store.kubeconfig(conf),
-            format!("{KUBERNETES_DIR}/{conf}"),
+/// What a master gets, as (local path, name under [`KUBERNETES_DIR`], mode): the cluster CA
+/// with its key (the controller-manager's CSR signer signs kubelet certificates with it), the
+/// API server's serving and kubelet-client pairs, the front-proxy CA certificate and client
+/// pair, the etcd CA certificate and the API server's etcd client pair, the service-account
+/// pair, and the admin, controller-manager and scheduler kubeconfigs.
+fn master_sources(store: &Store) -> Vec<(PathBuf, &'static str, u32)> {
+    let (ca, fp_ca, etcd_ca) = (
+        CaKind::Cluster.id(),
+        CaKind::FrontProxy.id(),
+        CaKind::Etcd.id(),
+    );
+    vec![
+        (store.crt(ca), "pki/ca.crt", CERT_MODE),
+        (store.key(ca), "pki/ca.key", KEY_MODE),
+        (store.crt("apiserver"), "pki/apiserver.crt", CERT_MODE),
+        (store.key("apiserver"), "pki/apiserver.key", KEY_MODE),
+        (
+            store.crt("apiserver-kubelet-client"),
+            "pki/apiserver-kubelet-client.crt",
+            CERT_MODE,
+        ),
+        (
+            store.key("apiserver-kubelet-client"),
+            "pki/apiserver-kubelet-client.key",
+            KEY_MODE,
+        ),
+        (store.crt(fp_ca), "pki/front-proxy-ca.crt", CERT_MODE),
+        (
+            store.crt("front-proxy-client"),
+            "pki/front-proxy-client.crt",
+            CERT_MODE,
+        ),
+        (
+            store.key("front-proxy-client"),
+            "pki/front-proxy-client.key",
+            KEY_MODE,
+        ),
+        (store.crt(etcd_ca), "pki/etcd/ca.crt", CERT_MODE),
+        (
+            store.crt("apiserver-etcd-client"),
+            "pki/apiserver-etcd-client.crt",
+            CERT_MODE,
+        ),
+        (
+            store.key("apiserver-etcd-client"),
+            "pki/apiserver-etcd-client.key",
+            KEY_MODE,
+        ),
+        (store.pki().join("sa.key"), "pki/sa.key", KEY_MODE),
+        (store.pki().join("sa.pub"), "pki/sa.pub", CERT_MODE),
+        (
+            store.kubeconfig("admin.conf"),
+            "admin.conf",
             KUBECONFIG_MODE,
-        ));
-    }
-    out
+        ),
+        (
+            store.kubeconfig("controller-manager.conf"),
+            "controller-manager.conf",
+            KUBECONFIG_MODE,
+        ),
+        (
+            store.kubeconfig("scheduler.conf"),
+            "scheduler.conf",
+            KUBECONFIG_MODE,
+        ),
+    ]
 }
 
 /// The files a master needs, as (remote path, bytes, mode). Errors naming the first missing
 /// file (run `kubewiz certs generate` or `apply`, which creates the PKI first).
 pub fn master_files(dir: &ClusterDir) -> Result<Vec<(String, Vec<u8>, u32)>> {
     let store = Store::open(dir, OffsetDateTime::now_utc());
-    read_sources(&store, master_sources(&store))
+    super::read_sources(&store, master_sources(&store), KUBERNETES_DIR)
 }
 
 /// The remote paths [`master_files`] hands out, without reading anything (`kubewiz plan` before
@@ -69,7 +95,7 @@ pub fn master_remote_paths(dir: &ClusterDir) -> Vec<String> {
     let store = Store::open(dir, OffsetDateTime::now_utc());
     master_sources(&store)
         .into_iter()
-        .map(|(_, r, _)| r)
+        .map(|(_, name, _)| format!("{KUBERNETES_DIR}/{name}"))
         .collect()
 }
 
@@ -77,24 +103,6 @@ pub fn master_remote_paths(dir: &ClusterDir) -> Vec<String> {
 pub fn master_files_available(dir: &ClusterDir) -> bool {
     let store = Store::open(dir, OffsetDateTime::now_utc());
     master_sources(&store).iter().all(|(p, _, _)| p.is_file())
-}
-
-/// The bytes of each source, as (remote path, bytes, mode); errors on the first missing file.
-pub(super) fn read_sources(
-    store: &Store,
-    sources: Vec<Source>,
-) -> Result<Vec<(String, Vec<u8>, u32)>> {
-    let mut out = vec![];
-    for (local, remote, mode) in sources {
-        let bytes = store.read(&local)?.ok_or_else(|| {
-            anyhow!(
-                "{} is missing; run `kubewiz certs generate -f <cluster file>` first",
-                store.show(&local)
-            )
-        })?;
-        out.push((remote, bytes, mode));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //!   etcd/<host>/peer.crt .key          the same SANs; serverAuth + clientAuth
 //!   etcd/healthcheck-client.crt .key   etcdctl on the members
 //!   apiserver-etcd-client.crt .key
+//!   flannel-etcd-client.crt .key       flanneld (cni.plugin: flannel only)
 //!   apiserver.crt .key                 SANs: kubernetes.default.svc.*, service IP, masters, VIP, extra
 //!   apiserver-kubelet-client.crt .key  O=system:masters
 //!   front-proxy-client.crt .key
@@ -196,8 +197,26 @@ pub fn files_for_host(
 ) -> Result<Vec<(String, Vec<u8>, u32)>> {
     let h = etcd_member(spec, host)?;
     let store = Store::open(dir, OffsetDateTime::now_utc());
-    let sources = etcd_member_sources(&store, &h.name);
-    master::read_sources(&store, sources)
+    read_sources(&store, etcd_member_sources(&store, &h.name), ETCD_PKI_DIR)
+}
+
+/// The bytes of each (local path, remote name, mode), as (`remote_dir`/name, bytes, mode).
+fn read_sources(
+    store: &Store,
+    sources: Vec<(PathBuf, &'static str, u32)>,
+    remote_dir: &str,
+) -> Result<Vec<(String, Vec<u8>, u32)>> {
+    let mut out = vec![];
+    for (local, remote, mode) in sources {
+        let bytes = store.read(&local)?.ok_or_else(|| {
+            anyhow!(
+                "{} is missing; run `kubewiz certs generate -f <cluster file>` first",
+                store.show(&local)
+            )
+        })?;
+        out.push((format!("{remote_dir}/{remote}"), bytes, mode));
+    }
+    Ok(out)
 }
 
 /// The remote paths [`files_for_host`] hands a member, without reading anything (what
@@ -207,15 +226,15 @@ pub fn etcd_member_remote_paths(dir: &ClusterDir) -> Vec<String> {
     // The host only picks the local files; the remote names are the same for every member.
     etcd_member_sources(&store, "member")
         .into_iter()
-        .map(|(_, remote, _)| remote)
+        .map(|(_, remote, _)| format!("{ETCD_PKI_DIR}/{remote}"))
         .collect()
 }
 
-/// (local path, remote path, mode) of what a member gets.
-fn etcd_member_sources(store: &Store, host: &str) -> Vec<master::Source> {
+/// (local path, name under /etc/etcd/pki, mode) of what a member gets.
+fn etcd_member_sources(store: &Store, host: &str) -> Vec<(PathBuf, &'static str, u32)> {
     use store::{CERT_MODE, KEY_MODE};
     let member = |kind: &str| format!("etcd/{host}/{kind}");
-    let files: [(PathBuf, &str, u32); 7] = [
+    vec![
         (store.crt(CaKind::Etcd.id()), "ca.crt", CERT_MODE),
         (store.crt(&member("server")), "server.crt", CERT_MODE),
         (store.key(&member("server")), "server.key", KEY_MODE),
@@ -231,11 +250,7 @@ fn etcd_member_sources(store: &Store, host: &str) -> Vec<master::Source> {
             "healthcheck-client.key",
             KEY_MODE,
         ),
-    ];
-    files
-        .into_iter()
-        .map(|(local, name, mode)| (local, format!("{ETCD_PKI_DIR}/{name}"), mode))
-        .collect()
+    ]
 }
 
 /// Whether every file [`files_for_host`] hands out exists for every etcd member (false before
@@ -247,6 +262,40 @@ pub fn etcd_member_files_available(dir: &ClusterDir, spec: &ClusterSpec) -> bool
             .iter()
             .all(|(p, _, _)| p.is_file())
     })
+}
+
+/// Where a flannel host keeps the etcd CA and flanneld's client pair.
+pub const FLANNEL_PKI_DIR: &str = "/etc/flannel/pki";
+
+/// What a flannel host needs to reach etcd, as (remote path, bytes, mode) under
+/// [`FLANNEL_PKI_DIR`]: the etcd CA certificate (not its key) and flanneld's client pair.
+/// Errors naming the file when one is missing (run [`ensure`] first).
+pub fn flannel_files(dir: &ClusterDir) -> Result<Vec<(String, Vec<u8>, u32)>> {
+    let store = Store::open(dir, OffsetDateTime::now_utc());
+    read_sources(&store, flannel_sources(&store), FLANNEL_PKI_DIR)
+}
+
+/// The remote paths of [`flannel_files`], and whether every local file exists (false before
+/// the first [`ensure`]: `kubewiz plan` then shows the paths only).
+pub fn flannel_remote_paths(dir: &ClusterDir) -> (Vec<String>, bool) {
+    let store = Store::open(dir, OffsetDateTime::now_utc());
+    let sources = flannel_sources(&store);
+    let available = sources.iter().all(|(p, _, _)| p.is_file());
+    let paths = sources
+        .into_iter()
+        .map(|(_, remote, _)| format!("{FLANNEL_PKI_DIR}/{remote}"))
+        .collect();
+    (paths, available)
+}
+
+fn flannel_sources(store: &Store) -> Vec<(PathBuf, &'static str, u32)> {
+    use store::{CERT_MODE, KEY_MODE};
+    let leaf = layout::FLANNEL_ETCD_CLIENT;
+    vec![
+        (store.crt(CaKind::Etcd.id()), "ca.crt", CERT_MODE),
+        (store.crt(leaf), "flanneld.crt", CERT_MODE),
+        (store.key(leaf), "flanneld.key", KEY_MODE),
+    ]
 }
 
 /// `<cluster dir>/pki/etcd/ca.crt`.

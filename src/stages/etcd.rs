@@ -10,11 +10,11 @@ pub mod view;
 
 use super::fix::{hosts_with, run_script_on, Emit, FixContext, FixDef};
 use super::release::{install_steps, Release};
-use super::templates::touch_restart_marker;
+use super::templates::{touch_restart_marker, unit_step};
 use super::{BuildCtx, Built, Health, RoleNeeds, StageDef, RETRY};
 use crate::cluster_dir::ClusterDir;
 use crate::config::{ClusterSpec, HostSpec, Role};
-use crate::plan::{HostSteps, RemoteFile, RetryPolicy, Step, StepAction, StepScope};
+use crate::plan::{HostSteps, RetryPolicy, Step, StepAction, StepScope};
 use anyhow::{Context, Result};
 use minijinja::context;
 use sha2::{Digest, Sha256};
@@ -176,20 +176,12 @@ fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
             .retry(RETRY),
         );
         let unit = units.render(t, spec, h)?;
-        steps.push(
-            Step::new(
-                "unit",
-                "systemd unit etcd.service (Type=notify, Restart=on-failure)",
-                StepAction::Files {
-                    files: vec![RemoteFile::inline(UNIT, 0o644, unit)],
-                    on_change: Some(format!(
-                        "systemctl daemon-reload\n{}",
-                        touch_restart_marker(UNIT_NAME)
-                    )),
-                },
-            )
-            .retry(RETRY),
-        );
+        steps.push(unit_step(
+            "systemd unit etcd.service (Type=notify, Restart=on-failure)",
+            UNIT,
+            UNIT_NAME,
+            unit,
+        ));
         steps.push(
             Step::script(
                 "data-dir",
@@ -251,6 +243,8 @@ struct UnitInputs {
     initial_cluster: String,
     token: String,
     joined: joined::Joined,
+    /// etcd's v2 API, off by default since 3.4: flannel before 0.18 reads its config with it.
+    enable_v2: bool,
 }
 
 impl UnitInputs {
@@ -265,6 +259,7 @@ impl UnitInputs {
             initial_cluster,
             token: cluster_token(spec, dir),
             joined: joined::load(dir)?,
+            enable_v2: super::network::needs_etcd_v2(spec)?,
         })
     }
 
@@ -279,10 +274,24 @@ impl UnitInputs {
                 etcd_bin => "/usr/local/bin/etcd", data_dir => DATA_DIR, pki => PKI_DIR,
                 initial_cluster => self.initial_cluster, token => self.token,
                 initial_cluster_state, client_port => CLIENT_PORT, peer_port => PEER_PORT,
+                enable_v2 => self.enable_v2,
             },
         )
     }
 }
+
+/// The etcd.service kubewiz renders for member `host` (a fix of another stage puts it back).
+pub fn unit_of(spec: &ClusterSpec, dir: &ClusterDir, host: &str) -> Result<String> {
+    let h = spec
+        .hosts
+        .iter()
+        .find(|h| h.name == host)
+        .with_context(|| format!("no host named {host:?} in the cluster file"))?;
+    UnitInputs::of(spec, dir)?.render(&super::Templates::new(), spec, h)
+}
+
+/// Where etcd.service lives on a member.
+pub const UNIT_PATH: &str = UNIT;
 
 /// Where a member's data directory is moved aside (kept, never deleted), stamped with now.
 fn backup_dir() -> String {

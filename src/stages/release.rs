@@ -35,9 +35,22 @@ pub struct Release<'a> {
     pub restart_units: &'a [&'a str],
 }
 
+/// Where release binaries go unless a release says otherwise.
+pub const BIN_DIR: &str = "/usr/local/bin";
+
 /// The steps that put the release's binaries in place: `bundle` (only with a bundle: upload the
 /// tarball, compared by sha256 first) and `install`.
 pub fn install_steps(spec: &ClusterSpec, t: &Templates, r: &Release<'_>) -> Result<Vec<Step>> {
+    install_steps_into(spec, t, r, BIN_DIR)
+}
+
+/// [`install_steps`] into another directory (`/opt/cni/bin` for the CNI plugins).
+pub fn install_steps_into(
+    spec: &ClusterSpec,
+    t: &Templates,
+    r: &Release<'_>,
+    bin_dir: &str,
+) -> Result<Vec<Step>> {
     let remote_tarball = format!("{BUNDLE_DIR}/{}", r.tarball);
     let mut steps = vec![];
     let (source, url) = match &spec.binaries {
@@ -87,16 +100,16 @@ pub fn install_steps(spec: &ClusterSpec, t: &Templates, r: &Release<'_>) -> Resu
         context! {
             name => r.name, version => r.version, source, url, tarball => remote_tarball,
             prefix, binaries => r.binaries, listing => and_list(r.binaries),
-            version_cmd => r.version_cmd, restart_units => r.restart_units,
+            version_cmd => r.version_cmd, restart_units => r.restart_units, bin_dir,
         },
     )?;
     steps.push(
         Step::script(
             "install",
-            &format!("{} {} in /usr/local/bin", and_list(r.binaries), r.version),
+            &format!("{} {} in {bin_dir}", and_list(r.binaries), r.version),
             script,
         )
-        .writes(r.binaries.iter().map(|b| format!("/usr/local/bin/{b}")))
+        .writes(r.binaries.iter().map(|b| format!("{bin_dir}/{b}")))
         .retry(RETRY)
         .timeout_secs(TIMEOUT_SECS),
     );

@@ -24,6 +24,24 @@ pub fn touch_restart_marker(unit: &str) -> String {
     format!("mkdir -p /run/kubewiz && touch {}", restart_marker(unit))
 }
 
+/// The step `unit` that puts a systemd unit file in place: on a change, systemd reloads and
+/// the unit's restart marker is left for the stage's start step.
+pub fn unit_step(description: &str, path: &str, unit: &str, content: String) -> crate::plan::Step {
+    use crate::plan::{RemoteFile, Step, StepAction};
+    Step::new(
+        "unit",
+        description,
+        StepAction::Files {
+            files: vec![RemoteFile::inline(path, 0o644, content)],
+            on_change: Some(format!(
+                "systemctl daemon-reload\n{}",
+                touch_restart_marker(unit)
+            )),
+        },
+    )
+    .retry(super::RETRY)
+}
+
 /// The embedded templates (and any a caller adds), with the `sq` filter and the restart-marker
 /// functions. Remembers which templates were rendered, so a test can show that each is used.
 pub struct Templates {

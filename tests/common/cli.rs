@@ -86,6 +86,42 @@ pub fn diagnoses(events: &[Value]) -> Vec<&Value> {
         .collect()
 }
 
+/// `kubewiz diagnose --stage <stage> --output json`: the exit code and the events.
+pub fn diagnose_stage(file: &Path, stage: &str) -> (i32, Vec<Value>) {
+    json_events(&["diagnose", "-f", file.to_str().unwrap(), "--stage", stage])
+}
+
+/// (host, catalog id or `none`) of every diagnosis.
+pub fn ids(events: &[Value]) -> Vec<(String, String)> {
+    diagnoses(events)
+        .iter()
+        .map(|d| {
+            (
+                d["host"].as_str().unwrap().to_string(),
+                d["diagnosis"]["id"].as_str().unwrap_or("none").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Poll `kubewiz diagnose --stage <stage>` until `pred` holds for its findings, or give up
+/// after `secs`; the last run's events.
+pub fn diagnose_until(
+    file: &Path,
+    stage: &str,
+    secs: u64,
+    pred: impl Fn(&[(String, String)]) -> bool,
+) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let (_, events) = diagnose_stage(file, stage);
+        if pred(&ids(&events)) || std::time::Instant::now() > deadline {
+            return events;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+}
+
 /// Run a shell command on every host (or `hosts`) through `kubewiz exec`; panics on failure.
 pub fn exec_on(file: &Path, hosts: Option<&str>, script: &str) -> String {
     let mut args = vec!["exec", "-f", file.to_str().unwrap()];
@@ -112,12 +148,47 @@ pub fn reset_etcd(file: &Path) {
     );
 }
 
-/// Resets etcd on the hosts when the test ends, passed or not, so the lab's own cluster file
-/// can deploy there afterwards.
+/// The lab cluster file's pod CIDR, the image a test loads into docker, the network namespace
+/// a test pod lives in: what [`reset_network`] removes.
+pub const TEST_POD_CIDR: &str = "10.244.0.0/16";
+pub const TEST_IMAGE: &str = "busybox:1.35.0";
+pub const TEST_NETNS: &str = "nwpod";
+
+/// What the network stage, and the docker it started, leave on a host: removed, so the machines
+/// are as found (docker and containerd installed but stopped and disabled, no firewall rules,
+/// and no bridge settings docker would keep from flannel's lease in /var/lib/docker/network).
+pub fn reset_network(file: &Path) {
+    exec_on(
+        file,
+        None,
+        &format!(
+            "if systemctl is-active --quiet docker; then docker rm -f $(docker ps -aq) >/dev/null 2>&1; \
+               docker rmi {TEST_IMAGE} >/dev/null 2>&1; fi; \
+             systemctl stop flanneld docker.service docker.socket containerd 2>/dev/null; \
+             systemctl disable --quiet flanneld docker.service docker.socket containerd 2>/dev/null; \
+             systemctl reset-failed flanneld docker 2>/dev/null; \
+             ip netns del {TEST_NETNS} 2>/dev/null; \
+             for l in flannel.1 docker0 cni0; do ip link del $l 2>/dev/null; done; \
+             ip route flush root {TEST_POD_CIDR} 2>/dev/null; \
+             rm -rf /etc/flannel /etc/systemd/system/flanneld.service \
+               /etc/systemd/system/docker.service.d/flannel.conf /run/flannel \
+               /usr/local/bin/flanneld /usr/local/bin/mk-docker-opts.sh /opt/cni /etc/cni \
+               /opt/kubewiz/bundle/flannel-* /opt/kubewiz/bundle/cni-plugins-* /tmp/busybox.tar \
+               /var/lib/docker/network /var/lib/cni; \
+             rmdir /etc/systemd/system/docker.service.d 2>/dev/null; \
+             iptables -t nat -F; iptables -t nat -X; iptables -F; iptables -X; iptables -P FORWARD ACCEPT; \
+             systemctl daemon-reload; true"
+        ),
+    );
+}
+
+/// Resets etcd (and the network stage, which a whole deploy runs after it) on the hosts when
+/// the test ends, passed or not, so the lab's own cluster file can deploy there afterwards.
 pub struct ResetEtcdOnDrop<'a>(pub &'a Path);
 
 impl Drop for ResetEtcdOnDrop<'_> {
     fn drop(&mut self) {
+        reset_network(self.0);
         reset_etcd(self.0);
     }
 }

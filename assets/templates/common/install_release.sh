@@ -1,4 +1,4 @@
-# Install {{ listing }} {{ version }} into /usr/local/bin.
+# Install {{ listing }} {{ version }} into {{ bin_dir }}.
 {% if source == "installed" -%}
 for b in {{ binaries | join(" ") }}; do
   if ! has $b; then
@@ -12,9 +12,10 @@ if [ "$have" != {{ version | sq }} ]; then
   exit 1
 fi
 c=0
+mkdir -p {{ bin_dir }}
 for b in {{ binaries | join(" ") }}; do
-  if [ "$(readlink -f /usr/local/bin/$b)" != "$(readlink -f "$(command -v $b)")" ]; then
-    ln -sf "$(command -v $b)" /usr/local/bin/$b; echo "/usr/local/bin/$b -> $(command -v $b)"; c=1
+  if [ "$(readlink -f {{ bin_dir }}/$b)" != "$(readlink -f "$(command -v $b)")" ]; then
+    ln -sf "$(command -v $b)" {{ bin_dir }}/$b; echo "{{ bin_dir }}/$b -> $(command -v $b)"; c=1
   fi
 done
 {% else -%}
@@ -35,14 +36,18 @@ if ! out=$(tar -xzf "$tarball" -C "$tmp"{% for b in binaries %} {{ prefix }}{{ b
   echo "$tarball does not hold {{ prefix }}{{ listing }}: $out" >&2; exit 1
 fi
 c=0
+mkdir -p {{ bin_dir }}
 for b in {{ binaries | join(" ") }}; do
-  if ! cmp -s "$tmp/{{ prefix }}$b" /usr/local/bin/$b; then
-    install -m 0755 "$tmp/{{ prefix }}$b" /usr/local/bin/$b
-    echo "installed /usr/local/bin/$b"; c=1
+  if ! cmp -s "$tmp/{{ prefix }}$b" {{ bin_dir }}/$b; then
+    # A new file renamed over the old one: a running binary cannot be written to (Text file
+    # busy), and the path never points at a half-written file.
+    install -m 0755 "$tmp/{{ prefix }}$b" {{ bin_dir }}/.$b.kubewiz-new
+    mv -f {{ bin_dir }}/.$b.kubewiz-new {{ bin_dir }}/$b
+    echo "installed {{ bin_dir }}/$b"; c=1
   fi
 done
 {% endif -%}
-/usr/local/bin/{{ binaries[0] }} --version | head -n 1
+{{ bin_dir }}/{{ binaries[0] }} --version 2>&1 | head -n 1
 if [ $c = 1 ]; then
 {% for unit in restart_units %}  {{ touch_restart_marker(unit) }}
 {% endfor %}  report changed
