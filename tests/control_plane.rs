@@ -113,6 +113,15 @@ fn control_plane_on_node1() {
             "{step} not changed on the first run: {first:?}"
         );
     }
+    // Keys and kubeconfigs were shipped, never shown: not in the events, not in the log file.
+    let all_events = serde_json::to_string(&events).unwrap();
+    for secret in ["PRIVATE KEY", "client-key-data"] {
+        assert!(!all_events.contains(secret), "{secret} in the events");
+        for log in std::fs::read_dir(dir.path().join("logs")).unwrap() {
+            let text = std::fs::read_to_string(log.unwrap().path()).unwrap_or_default();
+            assert!(!text.contains(secret), "{secret} in the log file");
+        }
+    }
     let wait = output_of(&events, "wait");
     for component in [
         "kube-apiserver /readyz: ok",
@@ -248,6 +257,22 @@ fn control_plane_on_node1() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0]["host"], "node1", "{found:?}");
     assert_eq!(found[0]["diagnosis"]["id"], "A1", "{found:?}");
+    let matched: Vec<&Value> = found[0]["diagnosis"]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["matched"] == true)
+        .collect();
+    assert!(!matched.is_empty(), "{found:?}");
+    eprintln!(
+        "diagnosis {}: {}\n  cause: {}\n  fix: {}\n  matched: {} | {}",
+        found[0]["diagnosis"]["id"],
+        found[0]["diagnosis"]["title"],
+        found[0]["diagnosis"]["cause"],
+        found[0]["diagnosis"]["fix"],
+        matched[0]["source"],
+        matched[0]["line"]
+    );
 
     // The next apply puts kubewiz's unit back and restarts the apiserver: ready again.
     let (code, events) = apply_json(&file, &["--only-stages", "control_plane"]);
