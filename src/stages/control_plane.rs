@@ -283,11 +283,14 @@ fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
     }
     Ok(Built {
         description: format!(
-            "Kubernetes {version} control plane on {} masters: kube-apiserver, \
+            "Kubernetes {version} control plane on {}: kube-apiserver, \
              kube-controller-manager, kube-scheduler as systemd units (kubeadm's certs, \
              kubeconfig, control-plane and wait-control-plane phases); RBAC for kubelets and \
              node bootstrap",
-            masters.len()
+            match masters.len() {
+                1 => "1 master".to_string(),
+                n => format!("{n} masters"),
+            }
         ),
         hosts,
     })
