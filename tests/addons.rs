@@ -22,7 +22,10 @@ fn image_archive(path: &Path, tag: &str) {
 }
 
 /// What the plan's other stages upload from the bundle with this cluster file.
-const OTHER_TARBALLS: &[&str] = &["etcd-v3.4.23-linux-amd64.tar.gz"];
+const OTHER_TARBALLS: &[&str] = &[
+    "etcd-v3.4.23-linux-amd64.tar.gz",
+    "kubernetes-server-linux-amd64.tar.gz",
+];
 
 /// A cluster file with Calico and a bundle holding its manifest and one of its images; the
 /// release tarballs the other stages upload are only hashed by `plan`, so any bytes do.

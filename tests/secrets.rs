@@ -40,6 +40,9 @@ fn plan_never_prints_private_keys() {
     assert!(!json.contains(PEM_KEY));
     let body: String = key.lines().nth(1).unwrap().to_string();
     assert!(!text.contains(&body) && !json.contains(&body));
+    // A master's kubeconfigs embed their key as base64: listed, never shown.
+    assert!(text.contains("/etc/kubernetes/admin.conf (mode 600): <private key, not shown>"));
+    assert!(!text.contains("client-key-data") && !json.contains("client-key-data"));
 }
 
 fn files_containing(dir: &Path, needle: &str) -> Vec<String> {

@@ -195,6 +195,7 @@ fn every_embedded_template_is_rendered_by_some_stage() {
         format!("etcd-v{version}-linux-amd64.tar.gz"),
         format!("flannel-v{}-linux-amd64.tar.gz", v.flannel),
         format!("cni-plugins-linux-amd64-v{}.tgz", v.cni_plugins),
+        "kubernetes-server-linux-amd64.tar.gz".into(),
     ] {
         std::fs::write(bundle.join(tarball), b"not really a tarball").unwrap();
     }

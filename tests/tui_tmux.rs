@@ -87,6 +87,8 @@ fn wizard_deploys_the_lab_and_troubleshoots_a_failure() {
     // The deployment runs the runtime stage too: put the runtimes back when the test ends.
     let cluster_file = tmp.path().join("clusters/lab/cluster.yaml");
     let _runtime = common::cli::ResetRuntimeOnDrop(&cluster_file);
+    // ... and the control plane stage: its units, binaries and /etc/kubernetes go too.
+    let _control_plane = common::cli::ResetControlPlaneOnDrop(&cluster_file);
     // A clean HOME: no ~/.ssh/known_hosts, so every host key is new and must be accepted.
     let tmux = Tmux::start(
         tmp.path(),

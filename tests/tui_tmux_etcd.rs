@@ -170,6 +170,9 @@ fn interrupted_run_resumes_into_a_bad_etcd_cert_and_the_fix_works() {
     // The deployment runs the runtime stage after etcd: the runtimes are put back too.
     reset_runtime(&file);
     let _runtime = ResetRuntimeOnDrop(&file);
+    // ... and the control plane after it (dropped first: the apiserver stops before etcd).
+    common::cli::reset_control_plane(&file);
+    let _control_plane = common::cli::ResetControlPlaneOnDrop(&file);
     let mut blocked = BlockedPeerPort::new();
 
     // 3. Open the file, go to review and deploy.

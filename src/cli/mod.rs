@@ -4,6 +4,7 @@ mod apply;
 mod certs;
 mod diagnose;
 mod exec;
+mod kubeconfig;
 pub mod plan_cmd;
 mod run;
 mod validate;
@@ -44,6 +45,8 @@ enum Command {
     Diagnose(diagnose::DiagnoseArgs),
     /// The cluster's PKI: list, check against the cluster file, generate.
     Certs(certs::CertsArgs),
+    /// Where the cluster's admin kubeconfig is; `--merge` adds it to ~/.kube/config.
+    Kubeconfig(kubeconfig::KubeconfigArgs),
     /// The interactive wizard and live dashboard (also what `kubewiz` alone opens).
     Wizard(wizard::WizardArgs),
 }
@@ -86,6 +89,7 @@ pub fn main() -> ExitCode {
         Command::Exec(a) => runtime().block_on(exec::run(a)),
         Command::Diagnose(a) => runtime().block_on(diagnose::run(a)),
         Command::Certs(a) => certs::run(&a),
+        Command::Kubeconfig(a) => kubeconfig::run(&a),
         Command::Wizard(a) => runtime().block_on(wizard::run(a)),
     };
     match result {

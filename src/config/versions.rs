@@ -46,13 +46,24 @@ pub enum Feature {
     /// kube-apiserver accepts a service CIDR of more than 20 host bits (the ServiceCIDR
     /// allocator, MultiCIDRServiceAllocator, GA in 1.33; before it a bitmap caps the range).
     LargeServiceCidr,
+    /// kube-apiserver's `--insecure-port` (kubewiz sets it to 0): a no-op since 1.20, removed in
+    /// 1.24, where the flag makes the apiserver refuse to start.
+    ApiserverInsecurePort,
+    /// kube-controller-manager's `--port` (0: no insecure serving on 10252); insecure serving
+    /// was disabled in 1.22 (the flag itself went in 1.24).
+    ControllerManagerInsecurePort,
+    /// kube-scheduler's `--port` (0: no insecure serving on 10251); a no-op from 1.23.
+    SchedulerInsecurePort,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 3] = [
+    pub const ALL: [Feature; 6] = [
         Feature::Dockershim,
         Feature::ServiceAccountIssuer,
         Feature::LargeServiceCidr,
+        Feature::ApiserverInsecurePort,
+        Feature::ControllerManagerInsecurePort,
+        Feature::SchedulerInsecurePort,
     ];
 
     /// The name templates see it under (`{% if features.dockershim %}`).
@@ -61,6 +72,9 @@ impl Feature {
             Feature::Dockershim => "dockershim",
             Feature::ServiceAccountIssuer => "service_account_issuer",
             Feature::LargeServiceCidr => "large_service_cidr",
+            Feature::ApiserverInsecurePort => "apiserver_insecure_port",
+            Feature::ControllerManagerInsecurePort => "controller_manager_insecure_port",
+            Feature::SchedulerInsecurePort => "scheduler_insecure_port",
         }
     }
 }
@@ -92,6 +106,21 @@ pub const RULES: &[Rule] = &[
         feature: Feature::LargeServiceCidr,
         since: Some(Minor::new(1, 33)),
         until: None,
+    },
+    Rule {
+        feature: Feature::ApiserverInsecurePort,
+        since: None,
+        until: Some(Minor::new(1, 23)),
+    },
+    Rule {
+        feature: Feature::ControllerManagerInsecurePort,
+        since: None,
+        until: Some(Minor::new(1, 21)),
+    },
+    Rule {
+        feature: Feature::SchedulerInsecurePort,
+        since: None,
+        until: Some(Minor::new(1, 22)),
     },
 ];
 
@@ -201,13 +230,33 @@ mod tests {
     }
 
     #[test]
+    fn insecure_port_flags_end_before_their_removal() {
+        assert_eq!(has(Feature::ApiserverInsecurePort, "1.20.2"), Some(true));
+        assert_eq!(has(Feature::ApiserverInsecurePort, "1.23.17"), Some(true));
+        assert_eq!(has(Feature::ApiserverInsecurePort, "1.24.0"), Some(false));
+        assert_eq!(
+            has(Feature::ControllerManagerInsecurePort, "1.21.9"),
+            Some(true)
+        );
+        assert_eq!(
+            has(Feature::ControllerManagerInsecurePort, "1.22.0"),
+            Some(false)
+        );
+        assert_eq!(has(Feature::SchedulerInsecurePort, "1.22.0"), Some(true));
+        assert_eq!(has(Feature::SchedulerInsecurePort, "1.23.0"), Some(false));
+    }
+
+    #[test]
     fn template_features() {
         assert_eq!(
             features("1.23.0"),
             [
                 ("dockershim", true),
                 ("service_account_issuer", true),
-                ("large_service_cidr", false)
+                ("large_service_cidr", false),
+                ("apiserver_insecure_port", true),
+                ("controller_manager_insecure_port", false),
+                ("scheduler_insecure_port", false),
             ]
         );
         assert!(features("x").iter().all(|(_, on)| !on));

@@ -43,6 +43,7 @@ mod inspect;
 mod issue;
 mod kubeconfig;
 mod layout;
+mod master;
 mod report;
 mod store;
 pub mod tls_check;
@@ -52,6 +53,9 @@ pub use inspect::{format_time, parse_cert_der, parse_cert_pem, rfc3339, CertInfo
 pub use layout::{
     apiserver_url, kubeconfigs, leaves, CaKind, KubeconfigSpec, LeafSpec, San, Usage,
     CA_VALIDITY_DAYS, LEAF_VALIDITY_DAYS,
+};
+pub use master::{
+    master_files, master_files_available, master_remote_paths, KUBERNETES_DIR, MASTER_PKI_DIR,
 };
 pub use report::{Change, PkiReport, ReportEntry};
 pub use store::{kubeconfig_dir, pki_dir, Manifest};

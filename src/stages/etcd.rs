@@ -14,7 +14,7 @@ use super::templates::{touch_restart_marker, unit_step};
 use super::{BuildCtx, Built, Health, RoleNeeds, StageDef, RETRY};
 use crate::cluster_dir::ClusterDir;
 use crate::config::{ClusterSpec, HostSpec, Role};
-use crate::plan::{HostSteps, RemoteFile, RetryPolicy, Step, StepAction, StepScope};
+use crate::plan::{HostSteps, RetryPolicy, Step, StepAction, StepScope};
 use anyhow::{Context, Result};
 use minijinja::context;
 use sha2::{Digest, Sha256};
@@ -139,7 +139,7 @@ fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
             top_dir: rdir,
             binaries: &["etcd", "etcdctl"],
             version_cmd: "etcd --version | awk '/^etcd Version:/ { print $3 }'",
-            restart_unit: Some(UNIT_NAME),
+            restart_units: &[UNIT_NAME],
         },
     )?;
     let etcdctl = etcdctl();
@@ -157,21 +157,12 @@ fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
     let mut hosts = vec![];
     for (i, h) in members.iter().enumerate() {
         let mut steps = install.clone();
-        let (cert_files, cert_paths): (Vec<RemoteFile>, Vec<String>) = if pki {
-            let files: Vec<RemoteFile> = crate::pki::files_for_host(dir, spec, &h.name)?
-                .into_iter()
-                .map(|(path, content, mode)| RemoteFile::inline(&path, mode, content))
-                .collect();
-            let paths = files.iter().map(|f| f.path.clone()).collect();
-            (files, paths)
-        } else {
-            // `kubewiz plan` before the first apply: the PKI does not exist yet.
-            let paths = crate::pki::etcd_member_remote_paths(dir)
-                .into_iter()
-                .map(|p| format!("{p} (created by apply)"))
-                .collect();
-            (vec![], paths)
+        let files = match pki {
+            true => Some(crate::pki::files_for_host(dir, spec, &h.name)?),
+            false => None,
         };
+        let (cert_files, cert_paths) =
+            super::pki_files(files, crate::pki::etcd_member_remote_paths(dir));
         steps.push(
             Step::new(
                 "certs",

@@ -39,7 +39,7 @@ macro_rules! stages {
     };
 }
 
-stages! { preflight, prep, etcd, runtime, network }
+stages! { preflight, prep, etcd, runtime, network, control_plane }
 
 /// One stage: plain data and functions, declared as a `const` in the stage's own file.
 #[derive(Debug, Clone, Copy)]
@@ -220,6 +220,32 @@ pub fn build_plan_with(
     plan.validate()
         .map_err(|e| anyhow::anyhow!("kubewiz built an inconsistent plan: {e}"))?;
     Ok(plan)
+}
+
+/// The files of a `certs` step and the paths `kubewiz plan` shows for it: the PKI's files
+/// (remote path, bytes, mode) when the cluster directory has them, else none and only their
+/// remote paths, marked as made by apply (`plan` before the first apply).
+pub fn pki_files(
+    files: Option<Vec<(String, Vec<u8>, u32)>>,
+    remote_paths: Vec<String>,
+) -> (Vec<crate::plan::RemoteFile>, Vec<String>) {
+    match files {
+        Some(files) => {
+            let files: Vec<crate::plan::RemoteFile> = files
+                .into_iter()
+                .map(|(path, content, mode)| crate::plan::RemoteFile::inline(&path, mode, content))
+                .collect();
+            let paths = files.iter().map(|f| f.path.clone()).collect();
+            (files, paths)
+        }
+        None => {
+            let paths = remote_paths
+                .into_iter()
+                .map(|p| format!("{p} (created by apply)"))
+                .collect();
+            (vec![], paths)
+        }
+    }
 }
 
 /// POSIX single-quoting, for values put into shell scripts.

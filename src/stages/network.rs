@@ -226,7 +226,7 @@ fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
             top_dir: String::new(),
             binaries: &["flanneld", "mk-docker-opts.sh"],
             version_cmd: "flanneld --version 2>&1 | sed 's/^v//'",
-            restart_unit: Some(UNIT_NAME),
+            restart_units: &[UNIT_NAME],
         },
     )?;
     let cni_install = match spec.runtime {
@@ -384,7 +384,7 @@ fn cni_plugin_steps(spec: &ClusterSpec, t: &Templates) -> Result<Vec<Step>> {
             // The plugins do not know their version when built outside their release
             // pipeline (Debian's): an installed set is taken as it is.
             version_cmd: &format!("echo {version}"),
-            restart_unit: None,
+            restart_units: &[],
         },
         CNI_BIN_DIR,
     )?;

@@ -37,23 +37,11 @@ pub const CHECKS: &[&str] = &[
 /// etcd's tolerance for clock differences between members is about a second.
 const MAX_SKEW_MS: u64 = 1000;
 
-/// Ports and units of the stages kubewiz does not have yet (the control plane, the node join),
+/// Ports and units of the stages kubewiz does not have yet (the node join),
 /// checked already so that a busy port shows before anything changes a host. A stage that
 /// exists declares its own in the registry ([`StageDef::needs`]) and leaves this list: a test
 /// refuses a name that is both here and in the registry.
 pub const UPCOMING_NEEDS: &[(&str, RoleNeeds)] = &[
-    (
-        "control_plane",
-        RoleNeeds {
-            role: Role::Master,
-            ports: &[6443, 10257, 10259],
-            units: &[
-                "kube-apiserver",
-                "kube-controller-manager",
-                "kube-scheduler",
-            ],
-        },
-    ),
     (
         "join",
         RoleNeeds {

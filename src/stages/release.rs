@@ -1,7 +1,7 @@
 //! Release binaries into /usr/local/bin, from wherever the cluster file says they come from
 //! (`binaries.source`): already installed (checked and linked), a local bundle (uploaded, then
 //! unpacked on the host) or a mirror (downloaded by the host). One template for every release
-//! tarball kubewiz installs: etcd today, the Kubernetes binaries, flannel and CNI plugins next.
+//! tarball kubewiz installs: etcd, the Kubernetes binaries, flannel and CNI plugins.
 
 use super::{Templates, RETRY};
 use crate::config::{BinariesSpec, ClusterSpec};
@@ -31,8 +31,8 @@ pub struct Release<'a> {
     /// A shell command printing the installed version, compared with `version` when the
     /// binaries are already installed (`binaries.source: installed`).
     pub version_cmd: &'a str,
-    /// The unit whose restart marker is left when a binary changed.
-    pub restart_unit: Option<&'a str>,
+    /// The units whose restart markers are left when a binary changed.
+    pub restart_units: &'a [&'a str],
 }
 
 /// Where release binaries go unless a release says otherwise.
@@ -100,7 +100,7 @@ pub fn install_steps_into(
         context! {
             name => r.name, version => r.version, source, url, tarball => remote_tarball,
             prefix, binaries => r.binaries, listing => and_list(r.binaries),
-            version_cmd => r.version_cmd, restart_unit => r.restart_unit, bin_dir,
+            version_cmd => r.version_cmd, restart_units => r.restart_units, bin_dir,
         },
     )?;
     steps.push(

@@ -201,16 +201,18 @@ impl Drop for ResetEtcdOnDrop<'_> {
 /// state (images, docker's key) gone, docker's bridge and iptables chains removed (other rules,
 /// such as flannel's, stay), and an /etc/default/docker a test saved put back.
 pub fn reset_runtime(file: &Path) {
-    let ok = kubewiz(&["exec", "-f", file.to_str().unwrap(), "--", RESET_RUNTIME])
+    reset_with(file, RESET_RUNTIME, "the runtimes");
+}
+
+/// Run a reset `script` on every host; panics when it fails, unless a failed test is already
+/// unwinding through a drop guard (never a second panic).
+fn reset_with(file: &Path, script: &str, what: &str) {
+    let ok = kubewiz(&["exec", "-f", file.to_str().unwrap(), "--", script])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    // Never a second panic while a failed test unwinds through a drop guard.
-    assert!(
-        ok || std::thread::panicking(),
-        "resetting the runtimes failed"
-    );
+    assert!(ok || std::thread::panicking(), "resetting {what} failed");
 }
 
 const RESET_RUNTIME: &str = "systemctl disable --now --quiet docker.service docker.socket containerd.service 2>/dev/null; \
@@ -242,6 +244,49 @@ impl Drop for ResetRuntimeOnDrop<'_> {
     fn drop(&mut self) {
         if self.0.exists() {
             reset_runtime(self.0);
+        }
+    }
+}
+
+/// Undo what the control plane stage leaves on every host: the three units stopped, disabled
+/// and removed, /etc/kubernetes, the four binaries and the server tarball gone, the restart
+/// markers cleared.
+pub fn reset_control_plane(file: &Path) {
+    let ok = kubewiz(&[
+        "exec",
+        "-f",
+        file.to_str().unwrap(),
+        "--",
+        RESET_CONTROL_PLANE,
+    ])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .status()
+    .is_ok_and(|s| s.success());
+    // Never a second panic while a failed test unwinds through a drop guard.
+    assert!(
+        ok || std::thread::panicking(),
+        "resetting the control plane failed"
+    );
+}
+
+const RESET_CONTROL_PLANE: &str =
+    "for u in kube-apiserver kube-controller-manager kube-scheduler; do \
+      systemctl disable --now --quiet $u 2>/dev/null; systemctl reset-failed $u 2>/dev/null; \
+      rm -f /etc/systemd/system/$u.service /run/kubewiz/$u.restart; done; \
+    rm -rf /etc/kubernetes /opt/kubewiz/bundle/kubernetes-server-linux-amd64.tar.gz; \
+    rm -f /usr/local/bin/kube-apiserver /usr/local/bin/kube-controller-manager \
+      /usr/local/bin/kube-scheduler /usr/local/bin/kubectl; \
+    systemctl daemon-reload; true";
+
+/// Resets the control plane when the test ends, passed or not (declare it after an etcd guard:
+/// guards drop in reverse order, so the apiserver stops before etcd does).
+pub struct ResetControlPlaneOnDrop<'a>(pub &'a Path);
+
+impl Drop for ResetControlPlaneOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.0.exists() {
+            reset_control_plane(self.0);
         }
     }
 }

@@ -49,8 +49,8 @@ done
 {% endif -%}
 {{ bin_dir }}/{{ binaries[0] }} --version 2>&1 | head -n 1
 if [ $c = 1 ]; then
-{% if restart_unit %}  {{ touch_restart_marker(restart_unit) }}
-{% endif %}  report changed
+{% for unit in restart_units %}  {{ touch_restart_marker(unit) }}
+{% endfor %}  report changed
 else
   report unchanged
 fi
