@@ -153,14 +153,22 @@ fn wizard_deploys_the_lab_and_troubleshoots_a_failure() {
     let known = std::fs::read_to_string(tmp.path().join("clusters/lab/known_hosts")).unwrap();
     assert_eq!(known.lines().count(), 3, "{known}");
 
-    // Network and pod network: the defaults. Runtime: binaries from the lab's bundle.
+    // Network and pod network: the defaults. Runtime and versions: what the lab's bundle holds
+    // (docker with Kubernetes 1.20.2, flannel 0.20.2, CNI plugins 1.1.1; the defaults are newer
+    // releases it lacks), binaries from that bundle.
     tmux.keys(&["C-n"]);
     tmux.wait_for("Pod CIDR", t);
     tmux.keys(&["C-n"]);
     tmux.wait_for("flanneld leases", t);
     tmux.keys(&["C-n"]);
     tmux.wait_for("Binaries", t);
-    tmux.keys(&["Up", "Right", "Down"]);
+    tmux.keys(&["Left", "Down", "C-u"]);
+    tmux.text("1.20.2");
+    tmux.keys(&["Down", "Down", "C-u"]);
+    tmux.text("0.20.2");
+    tmux.keys(&["Down", "Down", "C-u"]);
+    tmux.text("1.1.1");
+    tmux.keys(&["Down", "Right", "Down"]);
     tmux.wait_for("Bundle dir", t);
     tmux.text(&bundle.display().to_string());
     tmux.keys(&["C-n"]);
