@@ -32,7 +32,7 @@ pub const STAGE: StageDef = StageDef {
         units: &UNITS,
     }],
     health: Health {
-        role: Some(Role::Master),
+        roles: &[Role::Master],
         command: Some(health_command),
         view: None,
     },
