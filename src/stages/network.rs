@@ -51,8 +51,8 @@ pub const SUBNET_ENV: &str = "/run/flannel/subnet.env";
 /// Where mk-docker-opts.sh writes DOCKER_NETWORK_OPTIONS for the docker drop-in.
 pub const DOCKER_ENV: &str = "/run/flannel/docker";
 pub const DOCKER_DROPIN: &str = "/etc/systemd/system/docker.service.d/flannel.conf";
-pub const CNI_BIN_DIR: &str = "/opt/cni/bin";
-pub const CNI_CONF_DIR: &str = "/etc/cni/net.d";
+/// The CNI directories containerd's config.toml names (the runtime stage writes it).
+pub use super::runtime::{CNI_BIN_DIR, CNI_CONF_DIR};
 pub const CNI_CONFLIST: &str = "10-flannel.conflist";
 pub const CNI_LOOPBACK: &str = "99-loopback.conf";
 /// flannel's leases are /24s of the pod CIDR.
