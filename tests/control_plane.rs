@@ -9,8 +9,8 @@
 mod common;
 
 use common::cli::{
-    apply_json, cluster_copy, diagnoses, exec_on, json_events, outcomes, reset_control_plane,
-    reset_etcd, ResetControlPlaneOnDrop, ResetEtcdOnDrop,
+    apply_json, cluster_copy, diagnoses, exec_on, outcomes, reset_control_plane, reset_etcd,
+    ResetControlPlaneOnDrop, ResetEtcdOnDrop,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -69,13 +69,7 @@ fn kubectl(bin: &Path, admin: &Path, args: &[&str]) -> (bool, String) {
 }
 
 fn diagnose(file: &Path) -> (i32, Vec<Value>) {
-    json_events(&[
-        "diagnose",
-        "-f",
-        file.to_str().unwrap(),
-        "--stage",
-        "control_plane",
-    ])
+    common::cli::diagnose_stage(file, "control_plane")
 }
 
 #[test]

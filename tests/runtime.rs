@@ -7,8 +7,7 @@
 mod common;
 
 use common::cli::{
-    apply_json, cluster_copy, diagnoses, exec_on, json_events, outcomes, reset_runtime,
-    ResetRuntimeOnDrop,
+    apply_json, cluster_copy, diagnoses, exec_on, outcomes, reset_runtime, ResetRuntimeOnDrop,
 };
 use serde_json::Value;
 use std::path::Path;
@@ -182,13 +181,7 @@ fn docker_on_every_host() {
 }
 
 fn diagnose(file: &Path) -> (i32, Vec<Value>) {
-    json_events(&[
-        "diagnose",
-        "-f",
-        file.to_str().unwrap(),
-        "--stage",
-        "runtime",
-    ])
+    common::cli::diagnose_stage(file, "runtime")
 }
 
 /// The copied cluster file with `runtime` and node1 alone running pods: node2 and node3 only
