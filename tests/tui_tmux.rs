@@ -71,14 +71,25 @@ fn prep_done(screen: &str) -> bool {
         .any(|l| l.contains("✓ prep") && l.contains("done") && l.contains("24/24"))
 }
 
-/// A successful run ends on the summary screen: check it says what the run reported (this
-/// plan reports no node), then switch to the dashboard with `s`.
+/// A successful run ends on the summary screen: check it shows the cluster the run built
+/// (every planned node Ready, the control plane healthy, the admin kubeconfig), then switch
+/// to the dashboard with `s`.
 fn summary_then_dashboard(tmux: &Tmux, screen: String) -> String {
     if !screen.contains("Use the cluster") {
         return screen;
     }
+    assert!(screen.contains("Nodes: 3 of 3 Ready"), "{screen}");
+    for node in ["node1", "node2", "node3"] {
+        assert!(
+            screen
+                .lines()
+                .any(|l| l.contains(&format!("│{node}  Ready   v1.20.2"))),
+            "{node} Ready: {screen}"
+        );
+    }
+    assert!(screen.contains("kube-apiserver           ✓ ok"), "{screen}");
     assert!(
-        screen.contains(kubewiz::summary::ClusterSummary::NO_NODES),
+        screen.contains("kubeconfigs/admin.conf get nodes -o wide"),
         "{screen}"
     );
     assert!(
@@ -104,11 +115,10 @@ fn wizard_deploys_the_lab_and_troubleshoots_a_failure() {
     std::fs::create_dir_all(&home).unwrap();
     let bin = env!("CARGO_BIN_EXE_kubewiz");
     let bundle = lab.dir.join("bundle");
-    // The deployment runs the runtime stage too: put the runtimes back when the test ends.
+    // The deployment runs every stage: join, control plane, network and runtime are undone
+    // on every host when the test ends.
     let cluster_file = tmp.path().join("clusters/lab/cluster.yaml");
-    let _runtime = common::cli::ResetRuntimeOnDrop(&cluster_file);
-    // ... and the control plane stage: its units, binaries and /etc/kubernetes go too.
-    let _control_plane = common::cli::ResetControlPlaneOnDrop(&cluster_file);
+    let _cluster = common::cli::ResetClusterOnDrop(&cluster_file);
     // A clean HOME: no ~/.ssh/known_hosts, so every host key is new and must be accepted.
     let tmux = Tmux::start(
         tmp.path(),
