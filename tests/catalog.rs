@@ -287,7 +287,7 @@ fn a_broken_entry_is_refused_naming_the_entry() {
         .unwrap_err();
     assert_eq!(
         (e.entry.as_deref(), e.field.as_str()),
-        (Some("D1"), "stage"),
+        (Some("D2"), "stage"),
         "{e}"
     );
     let e = Catalog::from_yaml(&BUILTIN_YAML.replacen("- id: E9", "- id: E8", 1)).unwrap_err();

@@ -10,8 +10,9 @@
 mod common;
 
 use common::cli::{
-    apply_json, cluster_copy, diagnoses, exec_on, outcomes, reset_cluster, ResetClusterOnDrop,
+    apply_json, diagnoses, exec_on, failed_steps, outcomes, reset_cluster, ResetClusterOnDrop,
 };
+use common::join::cluster;
 use serde_json::Value;
 use std::io::BufRead;
 use std::path::Path;
@@ -22,36 +23,6 @@ const HOSTS: [&str; 3] = ["node1", "node2", "node3"];
 const KUBECTL: &str =
     "/usr/local/bin/kubectl --kubeconfig=/etc/kubernetes/admin.conf --request-timeout=20s";
 
-/// The lab's cluster file with `runtime`, and kube-proxy's conntrack settings at zero (lab only:
-/// /proc/sys is read-only in the nspawn machines) when the lab's file predates the field.
-fn cluster(lab: &common::Lab, runtime: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let (dir, file) = cluster_copy(&lab.dir);
-    let mut text = std::fs::read_to_string(&file).unwrap();
-    assert!(text.contains("\nruntime: docker\n"), "{text}");
-    text = text.replace("\nruntime: docker\n", &format!("\nruntime: {runtime}\n"));
-    if !text.contains("\nkube_proxy:") {
-        text.push_str(
-            "# lab only: /proc/sys is read-only in nspawn; 0 leaves the kernel's values alone\n\
-             kube_proxy:\n  conntrack: {max_per_core: 0, tcp_established_timeout: 0s, tcp_close_wait_timeout: 0s}\n",
-        );
-    }
-    std::fs::write(&file, text).unwrap();
-    (dir, file)
-}
-
-fn failures(events: &[Value]) -> Vec<String> {
-    events
-        .iter()
-        .filter(|e| e["event"] == "step_finished" && e["outcome"]["status"] == "failed")
-        .map(|e| {
-            format!(
-                "{} {}/{}: {}",
-                e["host"], e["stage"], e["step"], e["outcome"]["message"]
-            )
-        })
-        .collect()
-}
-
 fn apply(file: &Path) -> Vec<Value> {
     let t = Instant::now();
     let (code, events) = apply_json(file, &[]);
@@ -60,7 +31,7 @@ fn apply(file: &Path) -> Vec<Value> {
         code,
         0,
         "apply failed: {:?} {:?}",
-        failures(&events),
+        failed_steps(&events),
         diagnoses(&events)
     );
     events

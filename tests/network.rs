@@ -7,7 +7,7 @@
 mod common;
 
 use common::cli::{
-    apply_json, cluster_copy, diagnose_stage, diagnoses, exec_on, ids, outcomes, reset_etcd,
+    apply_json, cluster_copy, diagnose_stage, diagnoses, exec_on, ids, on, outcomes, reset_etcd,
     reset_network, reset_runtime, ResetEtcdOnDrop,
 };
 use serde_json::Value;
@@ -56,15 +56,6 @@ fn deploy(file: &Path) -> Vec<Value> {
     let (code, events) = apply_json(file, &["--only-stages", "prep,etcd,runtime,network"]);
     assert_eq!(code, 0, "deploy failed: {:?}", failures(&events));
     events
-}
-
-/// A command's output lines on one host (as root), without the `host | ` prefix.
-fn on(file: &Path, host: &str, cmd: &str) -> Vec<String> {
-    let prefix = format!("{host} | ");
-    exec_on(file, Some(host), cmd)
-        .lines()
-        .filter_map(|l| l.strip_prefix(&prefix).map(str::to_string))
-        .collect()
 }
 
 /// FLANNEL_SUBNET and FLANNEL_MTU of a host's /run/flannel/subnet.env.

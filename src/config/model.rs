@@ -35,6 +35,9 @@ pub struct ClusterSpec {
     /// kube-proxy's settings. Default: kube-proxy's own defaults.
     #[serde(default, skip_serializing_if = "KubeProxySpec::is_default")]
     pub kube_proxy: KubeProxySpec,
+    /// kubelet's settings. Default: kubelet's own defaults.
+    #[serde(default, skip_serializing_if = "KubeletSpec::is_default")]
+    pub kubelet: KubeletSpec,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -390,5 +393,84 @@ pub struct ConntrackSpec {
 impl ConntrackSpec {
     pub fn is_default(&self) -> bool {
         self == &ConntrackSpec::default()
+    }
+}
+
+/// kubelet's settings a cluster may have to change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KubeletSpec {
+    #[serde(default, skip_serializing_if = "EvictionHard::is_default")]
+    pub eviction_hard: EvictionHard,
+}
+
+impl KubeletSpec {
+    pub fn is_default(&self) -> bool {
+        self == &KubeletSpec::default()
+    }
+}
+
+/// kubelet's hard eviction thresholds (KubeletConfiguration `evictionHard`), each a quantity
+/// (`100Mi`) or a percentage (`5%`; `0%` turns the signal off). None set: kubelet's defaults.
+/// kubelet applies its defaults only to an absent map: a map with one signal leaves the others
+/// without a threshold. kubewiz writes the whole map instead, kubelet's default for each
+/// signal the cluster file leaves out ([`EvictionHard::signals`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EvictionHard {
+    /// kubelet: 100Mi.
+    #[serde(
+        rename = "memory.available",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub memory_available: Option<String>,
+    /// kubelet: 10%.
+    #[serde(
+        rename = "nodefs.available",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub nodefs_available: Option<String>,
+    /// kubelet: 5%.
+    #[serde(
+        rename = "nodefs.inodesFree",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub nodefs_inodes_free: Option<String>,
+    /// kubelet: 15%.
+    #[serde(
+        rename = "imagefs.available",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub imagefs_available: Option<String>,
+}
+
+impl EvictionHard {
+    pub fn is_default(&self) -> bool {
+        self == &EvictionHard::default()
+    }
+
+    /// Every signal with its threshold: the cluster file's, else kubelet's default (1.20's
+    /// `DefaultEvictionHard`, unchanged since 1.8), by kubelet's signal name. Empty when the
+    /// cluster file sets none (kubelet then applies its defaults itself).
+    pub fn signals(&self) -> Vec<(&'static str, String)> {
+        if self.is_default() {
+            return vec![];
+        }
+        self.given()
+            .into_iter()
+            .map(|(name, value, default)| (name, value.cloned().unwrap_or_else(|| default.into())))
+            .collect()
+    }
+
+    /// Each signal: kubelet's name, the cluster file's value, kubelet's default.
+    pub fn given(&self) -> [(&'static str, Option<&String>, &'static str); 4] {
+        [
+            ("memory.available", self.memory_available.as_ref(), "100Mi"),
+            ("nodefs.available", self.nodefs_available.as_ref(), "10%"),
+            ("nodefs.inodesFree", self.nodefs_inodes_free.as_ref(), "5%"),
+            ("imagefs.available", self.imagefs_available.as_ref(), "15%"),
+        ]
     }
 }

@@ -252,6 +252,17 @@ const KUBE_PROXY: Kind = Kind::Map(&[field(
     Defaulted,
 )]);
 
+const KUBELET: Kind = Kind::Map(&[field(
+    "eviction_hard",
+    &Kind::Map(&[
+        field("memory.available", &Kind::Str, Optional),
+        field("nodefs.available", &Kind::Str, Optional),
+        field("nodefs.inodesFree", &Kind::Str, Optional),
+        field("imagefs.available", &Kind::Str, Optional),
+    ]),
+    Defaulted,
+)]);
+
 const ROOT: Kind = Kind::Map(&[
     field("name", &Kind::Str, Required),
     field("defaults", &DEFAULTS, Defaulted),
@@ -286,6 +297,7 @@ const ROOT: Kind = Kind::Map(&[
     field("apiserver", &APISERVER, Defaulted),
     field("pki", &PKI, Defaulted),
     field("kube_proxy", &KUBE_PROXY, Defaulted),
+    field("kubelet", &KUBELET, Defaulted),
 ]);
 
 // ---------------------------------------------------------------------------------------------

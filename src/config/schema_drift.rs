@@ -13,8 +13,9 @@
 use super::{parse_str, Field, Kind, Presence, ROOT};
 use crate::config::{
     to_yaml, ApiServerSpec, AuthSpec, BinariesSpec, CalicoMode, CalicoSpec, CgroupDriver,
-    ClusterSpec, CniSpec, ConntrackSpec, FlannelBackend, FlannelSpec, HostDefaults, HostSpec,
-    KeyAlgorithm, KubeProxySpec, NetworkSpec, PkiSpec, Role, Runtime, Versions,
+    ClusterSpec, CniSpec, ConntrackSpec, EvictionHard, FlannelBackend, FlannelSpec, HostDefaults,
+    HostSpec, KeyAlgorithm, KubeProxySpec, KubeletSpec, NetworkSpec, PkiSpec, Role, Runtime,
+    Versions,
 };
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde_yaml::Value;
@@ -279,6 +280,14 @@ fn full_specs() -> Vec<ClusterSpec> {
                 max_per_core: Some(0),
                 tcp_established_timeout: Some("0s".into()),
                 tcp_close_wait_timeout: Some("1h0m0s".into()),
+            },
+        },
+        kubelet: KubeletSpec {
+            eviction_hard: EvictionHard {
+                memory_available: Some("100Mi".into()),
+                nodefs_available: Some("10%".into()),
+                nodefs_inodes_free: Some("5%".into()),
+                imagefs_available: Some("5%".into()),
             },
         },
     };

@@ -29,6 +29,7 @@ pub fn validate(spec: &ClusterSpec) -> Vec<Finding> {
     check_binaries(&spec.binaries, &mut out);
     check_apiserver(spec, &addresses, &mut out);
     check_kube_proxy(spec, &mut out);
+    check_kubelet(spec, &mut out);
     out
 }
 
@@ -606,6 +607,36 @@ fn check_kube_proxy(spec: &ClusterSpec, out: &mut Vec<Finding>) {
     }
 }
 
+/// `kubelet.eviction_hard`: each a quantity or a percentage from 0% to 100%, as kubelet's
+/// threshold parser takes them.
+fn check_kubelet(spec: &ClusterSpec, out: &mut Vec<Finding>) {
+    for (signal, value, default) in spec.kubelet.eviction_hard.given() {
+        let Some(v) = value else { continue };
+        let problem = match v.strip_suffix('%') {
+            Some(p) => match p.parse::<f64>() {
+                Ok(p) if (0.0..=100.0).contains(&p) && !p.is_nan() => None,
+                _ => Some("is not a percentage from 0% to 100%"),
+            },
+            None if is_quantity(v) => None,
+            None => Some("is not a quantity or a percentage"),
+        };
+        if let Some(problem) = problem {
+            out.push(Finding::error(
+                format!("kubelet.eviction_hard.{signal}"),
+                format!("{v:?} {problem}; write e.g. {default} (kubelet's default), 500Mi, or 0% to turn the signal off"),
+            ));
+        }
+    }
+}
+
+/// A Kubernetes quantity without a sign: `100Mi`, `1.5G`, `2000`.
+fn is_quantity(v: &str) -> bool {
+    static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^[0-9]+(?:\.[0-9]+)?(?:Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$").unwrap()
+    });
+    RE.is_match(v)
+}
+
 /// A Go duration without a sign: `0`, or numbers each followed by h, m, s, ms, us or ns.
 fn is_go_duration(v: &str) -> bool {
     static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
@@ -886,6 +917,54 @@ mod tests {
         for bad in ["", "1", "1d", "-1s", "1 h", "h"] {
             assert!(!is_go_duration(bad), "{bad}");
         }
+    }
+
+    /// Thresholds as kubelet reads them; a bad one named by its field, with kubelet's default.
+    #[test]
+    fn eviction_thresholds() {
+        for good in ["100Mi", "1.5G", "2000", "0%", "5%", "12.5%", "100%"] {
+            assert!(good.ends_with('%') || is_quantity(good), "{good}");
+        }
+        let text = "name: c\nhosts: [{name: a, address: 10.0.0.1, roles: [etcd, master, node]}]\n\
+                    network: {pod_cidr: 10.244.0.0/16, service_cidr: 10.96.0.0/12}\n";
+        let with = |ev: &str| {
+            let s = crate::config::parse_str(&format!("{text}kubelet: {{eviction_hard: {ev}}}\n"))
+                .unwrap();
+            validate(&s)
+                .into_iter()
+                .map(|f| f.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            with("{imagefs.available: 5%, memory.available: 200Mi}"),
+            Vec::<String>::new()
+        );
+        for (bad, why) in [
+            ("101%", "0% to 100%"),
+            ("-5%", "0% to 100%"),
+            ("5 %", "0% to 100%"),
+            ("lots", "quantity"),
+            ("-1Gi", "quantity"),
+            ("1GB", "quantity"),
+        ] {
+            let f = with(&format!("{{imagefs.available: \"{bad}\"}}"));
+            assert_eq!(f.len(), 1, "{bad}: {f:?}");
+            assert!(
+                f[0].contains("kubelet.eviction_hard.imagefs.available")
+                    && f[0].contains(why)
+                    && f[0].contains("15%"),
+                "{f:?}"
+            );
+        }
+        // An unknown signal is the parser's finding, naming the key.
+        let e = crate::config::parse_str(&format!(
+            "{text}kubelet: {{eviction_hard: {{disk.available: 5%}}}}\n"
+        ))
+        .unwrap_err();
+        assert!(
+            e.iter().any(|f| f.to_string().contains("disk.available")),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -6,9 +6,11 @@
 //! `kubelet-finalize` phases, as a binary install.
 
 pub mod csr;
+mod fixes;
 pub mod kubelet;
 pub mod token;
 
+use super::fix::FixDef;
 use super::release::{install_steps, Release};
 use super::templates::touch_restart_marker;
 use super::{BuildCtx, Built, Health, RoleNeeds, StageDef, RETRY};
@@ -40,7 +42,23 @@ pub const STAGE: StageDef = StageDef {
         command: Some(health_command),
         view: None,
     },
-    fixes: &[],
+    fixes: &[
+        FixDef {
+            name: "bind-node-bootstrappers",
+            destroys: None,
+            run: |ctx, _host, emit| Box::pin(fixes::bind_node_bootstrappers(ctx, emit)),
+        },
+        FixDef {
+            name: "renew-bootstrap-token",
+            destroys: None,
+            run: |ctx, host, emit| Box::pin(fixes::renew_bootstrap_token(ctx, host, emit)),
+        },
+        FixDef {
+            name: "record-runtime-cgroup-driver",
+            destroys: None,
+            run: |ctx, host, emit| Box::pin(fixes::record_runtime_cgroup_driver(ctx, host, emit)),
+        },
+    ],
 };
 
 pub const KUBELET: &str = "kubelet";
@@ -191,12 +209,6 @@ fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
     let shipped = shipped(ctx)?;
     let kubectl = admin_kubectl(spec, first_master);
     let start = t.script("control_plane/start.sh", context! { units => UNITS })?;
-    let planned: Vec<minijinja::Value> = hosts
-        .iter()
-        .map(|h| {
-            Ok(context! { name => h.name, san => csr::serving_san_hex(&h.name, &h.address)? })
-        })
-        .collect::<Result<_>>()?;
     let kubelet_config = kubelet::config(t, spec)?;
 
     let mut per_host = vec![];
@@ -290,13 +302,7 @@ fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
                         "approve kubelet-serving CSRs of planned nodes asking for their own name \
                          and address only; wait up to {WAIT_SECS} s for every kubelet to serve"
                     ),
-                    t.script(
-                        "join/serving_csrs.sh",
-                        context! {
-                            kubectl, nodes => planned, wait_secs => WAIT_SECS,
-                            san_oid => csr::SAN_OID_HEX,
-                        },
-                    )?,
+                    serving_csrs_script(t, spec, &kubectl, WAIT_SECS)?,
                 )
                 .retry(RetryPolicy::ONCE)
                 .timeout_secs(WAIT_SECS + 60)
@@ -382,7 +388,7 @@ fn token_steps(
     kubectl: &str,
 ) -> Result<Vec<Step>> {
     let token = shipped.and_then(|s| s.token.as_ref());
-    let (files, name, expires) = match token {
+    let (files, name, expires, script) = match token {
         Some(tk) => (
             vec![secret_file(
                 TOKEN_MANIFEST,
@@ -391,8 +397,14 @@ fn token_steps(
             )],
             tk.secret_name(),
             tk.expires_rfc3339(),
+            bootstrap_token_script(ctx.templates, kubectl, tk)?,
         ),
-        None => (vec![], "bootstrap-token-<id>".into(), "(made by apply)".into()),
+        None => (
+            vec![],
+            "bootstrap-token-<id>".into(),
+            "(made by apply)".into(),
+            token_script(ctx.templates, kubectl, "bootstrap-token-<id>", "(made by apply)")?,
+        ),
     };
     Ok(vec![
         Step::new(
@@ -412,14 +424,47 @@ fn token_steps(
                 "secret kube-system/{name} (bootstrap token, group {}, expires {expires})",
                 super::control_plane::rbac::BOOTSTRAP_GROUP
             ),
-            ctx.templates.script(
-                "join/bootstrap_token.sh",
-                context! { kubectl, file => TOKEN_MANIFEST, name, expires },
-            )?,
+            script,
         )
         .retry(RETRY)
         .scope(StepScope::Once),
     ])
+}
+
+/// The serving-csrs script: approve planned nodes' serving CSRs, wait up to `wait_secs` for
+/// every kubelet to serve.
+fn serving_csrs_script(
+    t: &super::Templates,
+    spec: &ClusterSpec,
+    kubectl: &str,
+    wait_secs: u64,
+) -> Result<String> {
+    let planned: Vec<minijinja::Value> = hosts(spec)
+        .iter()
+        .map(|h| {
+            Ok(context! { name => h.name, san => csr::serving_san_hex(&h.name, &h.address)? })
+        })
+        .collect::<Result<_>>()?;
+    t.script(
+        "join/serving_csrs.sh",
+        context! { kubectl, nodes => planned, wait_secs, san_oid => csr::SAN_OID_HEX },
+    )
+}
+
+/// The script that puts token `tk`'s Secret (uploaded as [`TOKEN_MANIFEST`]) in the cluster.
+fn bootstrap_token_script(
+    t: &super::Templates,
+    kubectl: &str,
+    tk: &token::BootstrapToken,
+) -> Result<String> {
+    token_script(t, kubectl, &tk.secret_name(), &tk.expires_rfc3339())
+}
+
+fn token_script(t: &super::Templates, kubectl: &str, name: &str, expires: &str) -> Result<String> {
+    t.script(
+        "join/bootstrap_token.sh",
+        context! { kubectl, file => TOKEN_MANIFEST, name, expires },
+    )
 }
 
 /// The first master's steps once the nodes are Ready: mark-control-plane, upload-config, and

@@ -338,3 +338,26 @@ pub fn reset_cluster(file: &Path) {
     reset_runtime(file);
     reset_etcd(file);
 }
+
+/// A command's output lines on one host (as root), without the `host | ` prefix.
+pub fn on(file: &Path, host: &str, cmd: &str) -> Vec<String> {
+    let prefix = format!("{host} | ");
+    exec_on(file, Some(host), cmd)
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+        .collect()
+}
+
+/// `host stage/step: message` of every failed step.
+pub fn failed_steps(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "step_finished" && e["outcome"]["status"] == "failed")
+        .map(|e| {
+            format!(
+                "{} {}/{}: {}",
+                e["host"], e["stage"], e["step"], e["outcome"]["message"]
+            )
+        })
+        .collect()
+}

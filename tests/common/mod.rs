@@ -16,6 +16,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod join;
 pub mod tmux;
 
 use std::path::{Path, PathBuf};

@@ -90,7 +90,8 @@ pub fn proxy_unit() -> Unit {
 }
 
 /// The KubeletConfiguration, with the host's placeholder for the recorded cgroup driver
-/// (filled on the host by the runtime stage's config script).
+/// (filled on the host by the runtime stage's config script); `evictionHard` only when the
+/// cluster file sets a threshold, then whole (see [`crate::config::EvictionHard`]).
 pub fn config(t: &Templates, spec: &ClusterSpec) -> Result<String> {
     let dns = spec
         .cluster_dns_ip()
@@ -101,6 +102,7 @@ pub fn config(t: &Templates, spec: &ClusterSpec) -> Result<String> {
             cluster => spec.name, record => CGROUP_DRIVER_RECORD, ca_file => CA_FILE,
             driver => DRIVER_SLOT, cluster_dns => dns.to_string(),
             dns_domain => spec.network.dns_domain,
+            eviction_hard => spec.kubelet.eviction_hard.signals(),
         },
     )
 }

@@ -180,6 +180,25 @@ fn kubelet_and_kube_proxy_files() {
     assert!(unit.contains("  --container-runtime=remote \\\n  --container-runtime-endpoint=unix:///run/containerd/containerd.sock\n"), "{unit}");
     let proxy = file_text(&b.hosts[2], "kube-proxy-config");
     assert!(!proxy.contains("conntrack"), "{proxy}");
+    // kubelet's own eviction thresholds when the cluster file sets none.
+    assert!(!script(&b.hosts[1], "kubelet-config").contains("eviction"));
+}
+
+/// One eviction threshold in the cluster file: kubelet gets the whole map, its defaults for the
+/// others (a partial map would leave them without a threshold).
+#[test]
+fn eviction_hard_is_written_whole() {
+    let s = spec("kubelet: {eviction_hard: {imagefs.available: 5%, nodefs.available: 1Gi}}\n");
+    assert_eq!(crate::config::validate(&s), vec![]);
+    let text = kubelet::config(&Templates::new(), &s).unwrap().replace("@DRIVER@", "systemd");
+    let v: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let e = &v["evictionHard"];
+    assert_eq!(e.as_mapping().unwrap().len(), 4, "{e:?}");
+    assert_eq!(e["imagefs.available"], "5%");
+    assert_eq!(e["nodefs.available"], "1Gi");
+    assert_eq!(e["memory.available"], "100Mi");
+    assert_eq!(e["nodefs.inodesFree"], "5%");
+    assert_eq!(v["serverTLSBootstrap"], true);
 }
 
 /// Docker past dockershim is refused before any plan, naming K7.
