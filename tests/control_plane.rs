@@ -9,12 +9,11 @@
 mod common;
 
 use common::cli::{
-    apply_json, cluster_copy, diagnoses, exec_on, outcomes, reset_control_plane, reset_etcd,
-    ResetControlPlaneOnDrop, ResetEtcdOnDrop,
+    apply_json, bundle_kubectl, cluster_copy, diagnoses, exec_on, kubectl, outcomes,
+    reset_control_plane, reset_etcd, ResetControlPlaneOnDrop, ResetEtcdOnDrop,
 };
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 /// (host, step, status) of the control_plane steps.
 fn cp_outcomes(events: &[Value]) -> Vec<(String, String, String)> {
@@ -34,38 +33,6 @@ fn output_of(events: &[Value], step: &str) -> Vec<String> {
         .filter(|e| e["event"] == "output" && e["stage"] == "control_plane" && e["step"] == step)
         .filter_map(|e| e["line"].as_str().map(String::from))
         .collect()
-}
-
-/// The bundle's kubectl, unpacked into `dir` (this machine has none of its own).
-fn bundle_kubectl(lab: &Path, dir: &Path) -> PathBuf {
-    let tarball = lab.join("bundle/kubernetes-server-linux-amd64.tar.gz");
-    let ok = Command::new("tar")
-        .arg("-xzf")
-        .arg(&tarball)
-        .arg("-C")
-        .arg(dir)
-        .arg("kubernetes/server/bin/kubectl")
-        .status()
-        .unwrap();
-    assert!(ok.success(), "unpacking kubectl from {}", tarball.display());
-    dir.join("kubernetes/server/bin/kubectl")
-}
-
-/// `kubectl --kubeconfig <admin.conf> <args>` from this machine: (success, stdout + stderr).
-fn kubectl(bin: &Path, admin: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(bin)
-        .arg("--kubeconfig")
-        .arg(admin)
-        .arg("--request-timeout=10s")
-        .args(args)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
 }
 
 fn diagnose(file: &Path) -> (i32, Vec<Value>) {

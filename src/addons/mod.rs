@@ -1,6 +1,7 @@
 //! Add-on manifests: Kubernetes objects kubewiz applies once the API answers, taken from their
 //! projects' releases (never re-typed here) and adjusted through the knobs those projects
-//! document. Calico today; CoreDNS joins it with the add-ons stage.
+//! document: Calico. CoreDNS is kubewiz's own manifest (src/stages/addons/coredns.rs); the addons
+//! stage applies both.
 //!
 //! A manifest comes from the bundle like every release tarball; what kubewiz changes in it is a
 //! list of [`Change`]s that `kubewiz plan` prints and `apply` writes, with the rendered file,

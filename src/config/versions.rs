@@ -199,14 +199,41 @@ const PAUSE_IMAGES: &[(Minor, &str)] = &[
 /// The pause image for Kubernetes `version`; the oldest known one for older releases, the
 /// newest for an unparsable version (validation reports that on `versions.kubernetes`).
 pub fn pause_image(version: &str) -> &'static str {
+    by_release(PAUSE_IMAGES, version)
+}
+
+/// The CoreDNS image kubeadm deploys with each Kubernetes release (its constants'
+/// CoreDNSVersion, under the release's image registry; the image moved to
+/// `coredns/coredns` with a `v` tag in 1.21): the add-ons stage's CoreDNS. Each line holds from
+/// its release until the next line's.
+const COREDNS_IMAGES: &[(Minor, &str)] = &[
+    (Minor::new(1, 19), "k8s.gcr.io/coredns:1.7.0"),
+    (Minor::new(1, 21), "k8s.gcr.io/coredns/coredns:v1.8.0"),
+    (Minor::new(1, 22), "k8s.gcr.io/coredns/coredns:v1.8.4"),
+    (Minor::new(1, 23), "k8s.gcr.io/coredns/coredns:v1.8.6"),
+    (Minor::new(1, 25), "registry.k8s.io/coredns/coredns:v1.9.3"),
+    (Minor::new(1, 27), "registry.k8s.io/coredns/coredns:v1.10.1"),
+    (Minor::new(1, 29), "registry.k8s.io/coredns/coredns:v1.11.1"),
+    (Minor::new(1, 31), "registry.k8s.io/coredns/coredns:v1.11.3"),
+    (Minor::new(1, 33), "registry.k8s.io/coredns/coredns:v1.12.0"),
+];
+
+/// The CoreDNS image for Kubernetes `version`, chosen as [`pause_image`] chooses.
+pub fn coredns_image(version: &str) -> &'static str {
+    by_release(COREDNS_IMAGES, version)
+}
+
+/// The line of a per-release `table` (sorted by release) that holds for `version`: the oldest
+/// for older releases, the newest for an unparsable version.
+fn by_release(table: &'static [(Minor, &'static str)], version: &str) -> &'static str {
     let Some(release) = Minor::of(version) else {
-        return PAUSE_IMAGES[PAUSE_IMAGES.len() - 1].1;
+        return table[table.len() - 1].1;
     };
-    PAUSE_IMAGES
+    table
         .iter()
         .rev()
         .find(|(since, _)| release >= *since)
-        .unwrap_or(&PAUSE_IMAGES[0])
+        .unwrap_or(&table[0])
         .1
 }
 
@@ -223,6 +250,26 @@ mod tests {
         assert_eq!(pause_image("1.32.0"), "registry.k8s.io/pause:3.10");
         assert_eq!(pause_image("1.10.0"), "k8s.gcr.io/pause:3.2");
         let minors: Vec<Minor> = PAUSE_IMAGES.iter().map(|(m, _)| *m).collect();
+        assert!(minors.windows(2).all(|w| w[0] < w[1]), "sorted: {minors:?}");
+    }
+
+    #[test]
+    fn coredns_images_by_release() {
+        assert_eq!(coredns_image("1.20.2"), "k8s.gcr.io/coredns:1.7.0");
+        assert_eq!(
+            coredns_image("v1.21.14"),
+            "k8s.gcr.io/coredns/coredns:v1.8.0"
+        );
+        assert_eq!(coredns_image("1.24.0"), "k8s.gcr.io/coredns/coredns:v1.8.6");
+        assert_eq!(
+            coredns_image("1.26.1"),
+            "registry.k8s.io/coredns/coredns:v1.9.3"
+        );
+        assert_eq!(
+            coredns_image("1.32.0"),
+            "registry.k8s.io/coredns/coredns:v1.11.3"
+        );
+        let minors: Vec<Minor> = COREDNS_IMAGES.iter().map(|(m, _)| *m).collect();
         assert!(minors.windows(2).all(|w| w[0] < w[1]), "sorted: {minors:?}");
     }
 

@@ -54,7 +54,7 @@ const WAIT_SECS: u64 = 120;
 const CRASH_RESTARTS: u32 = 3;
 
 /// kubectl on a master with the admin kubeconfig, against `server`.
-fn kubectl_at(server: &str) -> String {
+pub fn kubectl_at(server: &str) -> String {
     format!(
         "/usr/local/bin/kubectl --kubeconfig={} --server={server} --request-timeout=10s",
         flags::kubeconfig("admin")
@@ -70,7 +70,7 @@ const HEALTHZ_PROBE: &str = "/usr/local/bin/kubectl --kubeconfig=/dev/null \
      --client-key=/etc/kubernetes/pki/apiserver-kubelet-client.key";
 
 /// The API server's URL on master `h`'s own address.
-fn own_server(spec: &ClusterSpec, h: &HostSpec) -> String {
+pub fn own_server(spec: &ClusterSpec, h: &HostSpec) -> String {
     let port = spec.apiserver.port();
     match h.address.parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V6(a)) => format!("https://[{a}]:{port}"),

@@ -2,7 +2,9 @@
 //! node, its etcd client certificate, the network config written into etcd once (through the
 //! etcd API flannel's version reads), flanneld started one host at a time, routes to every
 //! peer's subnet checked, then the runtime put on the lease (docker's drop-in, or the CNI
-//! plugins and a conflist for containerd). With calico the stage has no host steps yet.
+//! plugins and a conflist for containerd). With calico the stage has no host steps: Calico's
+//! manifest is applied by the addons stage, and its calico-node pods put the CNI plugins and
+//! config on each host.
 
 use super::fix::{hosts_with, run_script, run_script_on, upload, Emit, FixContext, FixDef};
 use super::release::{install_steps, install_steps_into, Release};
@@ -193,7 +195,9 @@ impl Flannel<'_> {
 fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
     let CniSpec::Flannel { flannel } = &ctx.spec.cni else {
         return Ok(Built {
-            description: "calico (no host steps yet)".into(),
+            description: "calico: no host steps here; its manifest is applied by the addons stage, \
+                          and calico-node puts the CNI plugins and config on each host"
+                .into(),
             hosts: vec![],
         });
     };
@@ -736,8 +740,15 @@ mod tests {
     }
 
     #[test]
-    fn calico_has_no_host_steps_yet() {
-        let s = stage_of(&lab_spec("cni: {plugin: calico}\n"));
+    fn calico_has_no_host_steps_here() {
+        // The network stage alone: the whole plan needs Calico's manifest in a bundle.
+        let spec = lab_spec("cni: {plugin: calico}\n");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ClusterDir::of_cluster_file(&tmp.path().join("cluster.yaml"));
+        let (opts, t) = (Default::default(), Templates::new());
+        let ctx = BuildCtx { spec: &spec, dir: &dir, opts: &opts, templates: &t, registry: super::super::REGISTRY };
+        let s = build(&ctx).unwrap();
         assert!(s.hosts.is_empty());
+        assert!(s.description.contains("addons stage"), "{}", s.description);
     }
 }

@@ -291,6 +291,58 @@ impl Drop for ResetControlPlaneOnDrop<'_> {
     }
 }
 
+/// The bundle's kubectl, unpacked into `dir` (this machine has none of its own).
+pub fn bundle_kubectl(lab: &Path, dir: &Path) -> PathBuf {
+    let tarball = lab.join("bundle/kubernetes-server-linux-amd64.tar.gz");
+    let ok = Command::new("tar")
+        .arg("-xzf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(dir)
+        .arg("kubernetes/server/bin/kubectl")
+        .status()
+        .unwrap();
+    assert!(ok.success(), "unpacking kubectl from {}", tarball.display());
+    dir.join("kubernetes/server/bin/kubectl")
+}
+
+/// `kubectl --kubeconfig <admin.conf> <args>` from this machine: (success, stdout + stderr).
+pub fn kubectl(bin: &Path, admin: &Path, args: &[&str]) -> (bool, String) {
+    kubectl_with_input(bin, admin, args, None)
+}
+
+/// [`kubectl`] with `input` on its stdin (`-f -`).
+pub fn kubectl_with_input(
+    bin: &Path,
+    admin: &Path,
+    args: &[&str],
+    input: Option<&str>,
+) -> (bool, String) {
+    use std::io::Write;
+    let mut child = Command::new(bin)
+        .arg("--kubeconfig")
+        .arg(admin)
+        .arg("--request-timeout=10s")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(input.unwrap_or_default().as_bytes())
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 /// Undo what the join stage leaves on every host: the node objects deleted (while the API
 /// server answers), the pods' containers removed, kubelet and kube-proxy stopped, disabled and
 /// removed with their files, kubelet's mounts undone, kube-proxy's iptables chains gone.
