@@ -18,4 +18,5 @@ pub mod pki;
 pub mod plan;
 pub mod ssh;
 pub mod stages;
+pub mod summary;
 pub mod tui;

@@ -114,12 +114,16 @@ fn is_secret_or_binary(content: &[u8]) -> bool {
     std::str::from_utf8(content).is_err() || looks_secret(content)
 }
 
-/// Belt and braces: whatever the `secret` flag says, PEM private keys and kubeconfigs with an
-/// embedded key (`client-key-data`, base64 where "PRIVATE KEY" does not show) are never
+/// Belt and braces: whatever the `secret` flag says, PEM private keys, kubeconfigs with an
+/// embedded key (`client-key-data`, base64 where "PRIVATE KEY" does not show) or a bearer
+/// token (`token:` of a user), and bootstrap token Secrets (`token-secret:`) are never
 /// serialised.
 pub fn looks_secret(content: &[u8]) -> bool {
     let has = |needle: &[u8]| content.windows(needle.len()).any(|w| w == needle);
-    has(b"PRIVATE KEY") || has(b"client-key-data:")
+    has(b"PRIVATE KEY")
+        || has(b"client-key-data:")
+        || has(b"\n    token: ")
+        || has(b"token-secret:")
 }
 
 fn as_text<S: serde::Serializer>(content: &[u8], s: S) -> Result<S::Ok, S::Error> {

@@ -138,6 +138,39 @@ fn control_plane_on_node1() {
         report.iter().any(|l| l.trim() == "[+]etcd ok"),
         "{report:?}"
     );
+    // The contract's lines, one per component of the master, read back by the summary parser;
+    // the run's last record is the summary they make.
+    let mut lines = kubewiz::summary::SummaryLines::default();
+    report.iter().for_each(|l| lines.add_line(l));
+    let health: Vec<(&str, &str, &str)> = lines
+        .components
+        .iter()
+        .map(|c| (c.host.as_str(), c.name.as_str(), c.status.as_str()))
+        .collect();
+    assert_eq!(
+        health,
+        [
+            ("node1", "kube-apiserver", "ok"),
+            ("node1", "kube-controller-manager", "ok"),
+            ("node1", "kube-scheduler", "ok"),
+            ("node1", "etcd", "ok"),
+        ],
+        "{report:?}"
+    );
+    let end = events.last().unwrap();
+    assert_eq!(end["event"], "summary", "{end}");
+    assert_eq!(end["components"].as_array().unwrap().len(), 4, "{end}");
+    assert_eq!(
+        end["nodes"].as_array().unwrap().len(),
+        0,
+        "no join stage: {end}"
+    );
+    assert_eq!(end["kubeconfig"], admin.display().to_string(), "{end}");
+    assert_eq!(
+        end["next_commands"][0],
+        format!("kubectl --kubeconfig {} get nodes -o wide", admin.display()),
+        "{end}"
+    );
 
     // From this machine, through node1's address, with the cluster directory's kubeconfig.
     let tmp = tempfile::tempdir().unwrap();
@@ -226,6 +259,39 @@ fn control_plane_on_node1() {
         rbac.iter().filter(|l| l.ends_with(" unchanged")).count(),
         4,
         "{rbac:?}"
+    );
+
+    // A scheduler that is down: the report says so in its component line and fails the step.
+    exec_on(&file, Some("node1"), "systemctl stop kube-scheduler");
+    let (code, events) = apply_json(&file, &["--step", "control_plane/report"]);
+    exec_on(&file, Some("node1"), "systemctl start kube-scheduler");
+    assert_ne!(code, 0);
+    let mut lines = kubewiz::summary::SummaryLines::default();
+    output_of(&events, "report")
+        .iter()
+        .for_each(|l| lines.add_line(l));
+    let scheduler = lines
+        .components
+        .iter()
+        .find(|c| c.name == "kube-scheduler")
+        .expect("a kube-scheduler line");
+    eprintln!("the scheduler stopped: {scheduler:?}");
+    assert!(
+        scheduler.status.starts_with("/healthz on port 10259: ")
+            && scheduler.status.contains("was refused"),
+        "{scheduler:?}"
+    );
+    assert!(
+        lines
+            .components
+            .iter()
+            .filter(|c| c.name != "kube-scheduler")
+            .all(|c| c.healthy()),
+        "{lines:?}"
+    );
+    assert!(
+        !events.iter().any(|e| e["event"] == "summary"),
+        "no summary after a failed run"
     );
 
     // Catalog A1 for real: the apiserver unit edited by hand to drop the issuer flags (as a

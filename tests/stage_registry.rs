@@ -125,8 +125,11 @@ fn a_stage_added_to_the_registry_is_in_the_plan_preflight_diagnose_and_catalog()
 
     // Preflight checks the stage's port on its role's hosts only, and lets its unit hold it.
     let w1 = script_of(&plan, "preflight", "w1", "checks");
-    assert!(w1.contains("for p in 4242 10250; do"), "{w1}");
-    assert!(w1.contains("for unit in throwaway kubelet; do"), "{w1}");
+    assert!(w1.contains("for p in 4242 10249 10250 10256; do"), "{w1}");
+    assert!(
+        w1.contains("for unit in kubelet kube-proxy throwaway; do"),
+        "{w1}"
+    );
     let m1 = script_of(&plan, "preflight", "m1", "checks");
     assert!(!m1.contains("4242"), "{m1}");
     // Without the stage, w1's preflight is today's.
@@ -138,7 +141,9 @@ fn a_stage_added_to_the_registry_is_in_the_plan_preflight_diagnose_and_catalog()
         &PlanOptions::default(),
     )
     .unwrap();
-    assert!(script_of(&before, "preflight", "w1", "checks").contains("for p in 10250; do"));
+    assert!(
+        script_of(&before, "preflight", "w1", "checks").contains("for p in 10249 10250 10256; do")
+    );
 
     // Diagnose: the stage is one of its stages, probing the stage's hosts with its command.
     assert_eq!(stages::names(&reg), names);

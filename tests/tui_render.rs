@@ -961,3 +961,365 @@ fn the_wizard_footer_and_help_come_from_the_screen_keymap() {
     assert!(app.wizard.paste.is_none());
     assert_eq!(app.wizard.step, Step::HOSTS);
 }
+
+// ---------------------------------------------------------------------- the whole install
+
+/// The whole plan's stages on the lab (node1 the only master), as `kubewiz plan` lists them;
+/// `join` and `addons` as the contract between the stages names them.
+fn install_stages() -> Vec<StageSummary> {
+    use kubewiz::events::StepSummary;
+    use kubewiz::plan::StepScope;
+    let all: Vec<String> = HOSTS.iter().map(|s| s.to_string()).collect();
+    let node1 = vec!["node1".to_string()];
+    let stage = |name: &str, hosts: &[String], steps: &[(&str, StepScope, bool)]| StageSummary {
+        name: name.into(),
+        steps: steps
+            .iter()
+            .map(|(step, scope, barrier)| StepSummary {
+                name: step.to_string(),
+                scope: *scope,
+                barrier: *barrier,
+                hosts: if *scope == StepScope::Once {
+                    hosts[..1].to_vec()
+                } else {
+                    hosts.to_vec()
+                },
+            })
+            .collect(),
+        hosts: hosts.to_vec(),
+    };
+    use StepScope::{EachHost as E, Once as O, Serial as S};
+    vec![
+        stage(
+            "preflight",
+            &all,
+            &[("checks", E, false), ("clock", E, false)],
+        ),
+        StageSummary::each_host("prep", &PREP, &all),
+        stage(
+            "etcd",
+            &all,
+            &[
+                ("bundle", E, false),
+                ("install", E, false),
+                ("certs", E, false),
+                ("unit", E, false),
+                ("data-dir", E, false),
+                ("start", E, true),
+                ("health", E, true),
+                ("report", O, false),
+            ],
+        ),
+        StageSummary::each_host(
+            "runtime",
+            &[
+                "packages",
+                "cgroup-driver",
+                "daemon-json",
+                "docker-unit",
+                "start",
+                "image-bundle",
+                "images",
+            ],
+            &all,
+        ),
+        stage(
+            "network",
+            &all,
+            &[
+                ("bundle", E, false),
+                ("install", E, false),
+                ("certs", E, false),
+                ("config", O, false),
+                ("unit", E, false),
+                ("start", S, false),
+                ("routes", E, true),
+                ("docker", E, false),
+            ],
+        ),
+        stage(
+            "control_plane",
+            &node1,
+            &[
+                ("bundle", E, false),
+                ("install", E, false),
+                ("certs", E, false),
+                ("apiserver-unit", E, false),
+                ("controller-manager-unit", E, false),
+                ("scheduler-unit", E, false),
+                ("start", E, false),
+                ("wait", E, false),
+                ("rbac", O, false),
+                ("report", E, false),
+            ],
+        ),
+        stage(
+            "join",
+            &all,
+            &[
+                ("bootstrap-token", O, false),
+                ("kubelet", E, false),
+                ("kube-proxy", E, false),
+                ("ready", E, true),
+                ("nodes", O, false),
+            ],
+        ),
+        stage("addons", &node1, &[("coredns", O, false)]),
+    ]
+}
+
+/// What the steps of a whole install print for the summary (the contract's lines).
+fn summary_output(stage: &str, step: &str, host: &str) -> Vec<String> {
+    match (stage, step, host) {
+        ("control_plane", "report", "node1") => [
+            "kube-apiserver",
+            "kube-controller-manager",
+            "kube-scheduler",
+            "etcd",
+        ]
+        .iter()
+        .map(|c| format!("kubewiz-component host=node1 name={c} status=ok"))
+        .collect(),
+        ("join", "nodes", "node1") => HOSTS
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                format!(
+                    "kubewiz-node name={h} status=Ready version=v1.20.2 internal-ip=10.77.0.1{} runtime=docker://20.10.5 roles={}",
+                    i + 1,
+                    if i == 0 { "master,node" } else { "node" }
+                )
+            })
+            .collect(),
+        ("addons", "coredns", "node1") => {
+            vec!["kubewiz-component host=node1 name=coredns status=ok".into()]
+        }
+        _ => vec![],
+    }
+}
+
+/// Run `stages` through on the app: every step of every host changed, the summary lines
+/// printed where the steps print them; stop (mid-run) at `stop_at` (stage, step) when given,
+/// with node1 running it and node2 waiting for its serial turn.
+fn run_install(app: &mut App, stages: &[StageSummary], stop_at: Option<(&str, &str)>) {
+    app.set_now(0);
+    app.on_engine(Event::PlanStarted {
+        cluster: "lab".into(),
+        stages: stages.to_vec(),
+        total_steps: 0,
+        resumed: false,
+    });
+    let mut t = 0;
+    for st in stages {
+        app.on_engine(Event::StageStarted {
+            stage: st.name.clone(),
+        });
+        for step in &st.steps {
+            if stop_at == Some((st.name.as_str(), step.name.as_str())) {
+                app.on_engine(started(&st.name, &step.name, "node1"));
+                app.on_engine(Event::StepWaiting {
+                    at: StepRef::new(&st.name, &step.name, "node2"),
+                    waits_for: kubewiz::events::WaitFor::SerialTurn,
+                    for_hosts: vec!["node1".into()],
+                });
+                app.set_now(t + 700);
+                return;
+            }
+            for host in &step.hosts {
+                t += 100;
+                app.set_now(t);
+                app.on_engine(started(&st.name, &step.name, host));
+                for line in summary_output(&st.name, &step.name, host) {
+                    app.on_engine(out(&st.name, &step.name, host, &line));
+                }
+                app.on_engine(finished(
+                    &st.name,
+                    &step.name,
+                    host,
+                    StepOutcome::Changed,
+                    90,
+                ));
+            }
+        }
+        app.on_engine(Event::StageFinished {
+            stage: st.name.clone(),
+            ok: true,
+            counts: Counts::default(),
+            duration_ms: 1000,
+        });
+    }
+    app.on_engine(Event::PlanFinished {
+        ok: true,
+        interrupted: false,
+        counts: Counts::default(),
+        duration_ms: t + 500,
+    });
+    app.on_msg(kubewiz::tui::Msg::RunEnded {
+        kind: kubewiz::tui::dashboard::RunKind::Full,
+        result: Ok(true),
+    });
+    app.set_now(t + 1000);
+}
+
+fn install_app(stages: &[StageSummary]) -> App {
+    let mut app = App::for_stages(Theme::COLOR, "lab", stages);
+    app.wizard.file = "clusters/lab/cluster.yaml".into();
+    app.wizard.spec = lab_spec();
+    app.on_msg(kubewiz::tui::Msg::LogFile(
+        "clusters/lab/logs/kubewiz-wizard-2026-12-02T101500Z-4242.log".into(),
+    ));
+    app
+}
+
+/// Every stage name of the whole plan reads whole in the matrix at 100 columns (it turns: a
+/// row per stage, level with the stage table); at 80 the cells drop the step name first.
+#[test]
+fn eight_stages_are_legible_at_100_and_80_columns() {
+    let stages = install_stages();
+    for (w, h, name) in [
+        (100, 30, "dashboard_8_stages_100"),
+        (80, 24, "dashboard_8_stages_80"),
+    ] {
+        let mut app = install_app(&stages);
+        run_install(&mut app, &stages, Some(("network", "start")));
+        let screen = render(&mut app, w, h);
+        insta::assert_snapshot!(name, screen);
+        for st in &stages {
+            let row = screen
+                .lines()
+                .find(|l| l.contains(&format!(" {} ", st.name)))
+                .unwrap_or_else(|| panic!("{}: no whole row at {w}:\n{screen}", st.name));
+            assert!(row.contains("│"), "{row}");
+        }
+    }
+    // node2 waits for its serial turn: the matrix and the log say so.
+    let mut app = install_app(&stages);
+    run_install(&mut app, &stages, Some(("network", "start")));
+    let screen = render(&mut app, 100, 30);
+    let network = screen.lines().find(|l| l.contains(" network ")).unwrap();
+    assert!(
+        network.contains("▶ 5/8 start") && network.contains("… 4/7 start"),
+        "{network}"
+    );
+    app.on_key(key(KeyCode::Down));
+    let screen = render(&mut app, 100, 30);
+    assert!(
+        screen.contains("network/start — waiting for node1 (serial: one host at a time)"),
+        "{screen}"
+    );
+}
+
+/// The end of a whole install: the summary screen (nodes, components, kubeconfig, commands,
+/// log file); `s` goes to the dashboard (its footer says how to come back) and back.
+#[test]
+fn the_summary_screen_after_a_whole_install() {
+    let stages = install_stages();
+    let mut app = install_app(&stages);
+    run_install(&mut app, &stages, None);
+    let screen = render(&mut app, W, H);
+    insta::assert_snapshot!("summary", screen);
+    assert!(screen.contains("Nodes: 3 of 3 Ready"), "{screen}");
+    assert!(screen.contains("Components: 5 of 5 healthy"), "{screen}");
+    assert!(screen
+        .contains("kubectl --kubeconfig clusters/lab/kubeconfigs/admin.conf get nodes -o wide"));
+    assert!(screen
+        .lines()
+        .last()
+        .unwrap()
+        .contains("s / Esc back to the dashboard"));
+
+    app.on_key(key(KeyCode::Char('s')));
+    let screen = render(&mut app, W, H);
+    assert!(
+        screen.contains("Hosts × stages") || screen.contains("Stages × hosts"),
+        "{screen}"
+    );
+    let footer = screen.lines().last().unwrap();
+    assert!(
+        footer.contains("s summary") && footer.contains("q quit"),
+        "{footer}"
+    );
+    app.on_key(key(KeyCode::Char('?')));
+    assert!(render(&mut app, W, H).contains("the cluster summary, after a successful run"));
+    app.on_key(key(KeyCode::Esc));
+    app.on_key(key(KeyCode::Char('s')));
+    assert!(render(&mut app, W, H).contains("Nodes: 3 of 3 Ready"));
+    app.on_key(key(KeyCode::Esc));
+    assert!(!render(&mut app, W, H).contains("Nodes: 3 of 3 Ready"));
+}
+
+/// A partial plan (`--only-stages prep,etcd`): the summary says what it has, nothing invented.
+#[test]
+fn the_summary_of_a_partial_run_invents_nothing() {
+    let stages = stages();
+    let mut app = install_app(&stages);
+    run_install(&mut app, &stages, None);
+    let screen = render(&mut app, W, H);
+    insta::assert_snapshot!("summary_partial", screen);
+    for said in [
+        kubewiz::summary::ClusterSummary::NO_NODES,
+        kubewiz::summary::ClusterSummary::NO_COMPONENTS,
+        kubewiz::summary::ClusterSummary::NO_COMMANDS,
+    ] {
+        assert!(screen.contains(said), "{said}:\n{screen}");
+    }
+    assert!(!screen.contains("kubectl --kubeconfig"), "{screen}");
+    // No summary while the run goes, or after a failed one.
+    let mut app = dashboard_app();
+    prep_events(&mut app, false);
+    app.on_key(key(KeyCode::Char('s')));
+    assert!(render(&mut app, W, H).contains("the summary comes at the end of a successful run"));
+    let mut app = dashboard_app();
+    failure_events(&mut app, true);
+    app.on_msg(kubewiz::tui::Msg::RunEnded {
+        kind: kubewiz::tui::dashboard::RunKind::Full,
+        result: Ok(false),
+    });
+    assert!(app.dash.as_ref().unwrap().summary.is_none());
+}
+
+/// A deploy whose plan cannot be built (the bundle lacks the Kubernetes tarball for the chosen
+/// version) comes back to the review, whose Validation pane lists why instead of "valid".
+#[test]
+fn the_review_lists_why_the_plan_cannot_be_built() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("bundle");
+    std::fs::create_dir_all(&bundle).unwrap();
+    let mut spec = lab_spec();
+    spec.binaries = config::BinariesSpec::Bundle {
+        bundle_dir: bundle.clone(),
+    };
+    // The real error of the real deploy path.
+    let request = kubewiz::deploy::Request::new(
+        spec.clone(),
+        kubewiz::cluster_dir::ClusterDir::of_cluster_file(&tmp.path().join("cluster.yaml")),
+    );
+    let err = kubewiz::deploy::prepare(&request).expect_err("no tarball in the bundle");
+    let message = format!("cannot build the plan: {err:#}")
+        .replace(&tmp.path().display().to_string(), "/srv/lab");
+    assert!(message.contains("release tarball"), "{message}");
+
+    let mut app = wizard_app(Step::REVIEW);
+    app.wizard.spec = spec;
+    app.wizard.go(Step::HOSTS, &mut vec![]);
+    app.wizard.go(Step::REVIEW, &mut vec![]);
+    assert!(render(&mut app, W, H).contains("✓ the file is valid"));
+    app.dash = Some(kubewiz::tui::dashboard::Dashboard::from_summaries(
+        "lab",
+        &[],
+    ));
+    app.mode = Mode::Dashboard;
+    app.on_msg(kubewiz::tui::Msg::RunEnded {
+        kind: kubewiz::tui::dashboard::RunKind::Full,
+        result: Err(message),
+    });
+    assert_eq!(app.mode, Mode::Wizard);
+    let screen = render(&mut app, W, H);
+    insta::assert_snapshot!("review_plan_error", screen);
+    assert!(!screen.contains("the file is valid"), "{screen}");
+    assert!(screen.contains("the plan cannot be built"), "{screen}");
+    // An edit clears it (the next deploy tries again).
+    app.on_key(key(KeyCode::End));
+    typed(&mut app, " ");
+    assert!(!render(&mut app, W, H).contains("the plan cannot be built"));
+}

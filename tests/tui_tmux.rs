@@ -71,6 +71,26 @@ fn prep_done(screen: &str) -> bool {
         .any(|l| l.contains("✓ prep") && l.contains("done") && l.contains("24/24"))
 }
 
+/// A successful run ends on the summary screen: check it says what the run reported (this
+/// plan reports no node), then switch to the dashboard with `s`.
+fn summary_then_dashboard(tmux: &Tmux, screen: String) -> String {
+    if !screen.contains("Use the cluster") {
+        return screen;
+    }
+    assert!(
+        screen.contains(kubewiz::summary::ClusterSummary::NO_NODES),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("back to the dashboard"),
+        "the footer says how: {screen}"
+    );
+    tmux.keys(&["s"]);
+    tmux.wait("the dashboard", Duration::from_secs(10), |s| {
+        s.contains("Stages ") && !s.contains("Use the cluster")
+    })
+}
+
 fn count(s: &str, needle: &str) -> usize {
     s.matches(needle).count()
 }
@@ -184,6 +204,7 @@ fn wizard_deploys_the_lab_and_troubleshoots_a_failure() {
         tmux.keys(&["Escape"]);
         done = tmux.wait("the pane to close", t, |s| !s.contains("Esc close"));
     }
+    let done = summary_then_dashboard(&tmux, done);
     assert!(prep_done(&done), "prep succeeded on all hosts:\n{done}");
     let file = tmp.path().join("clusters/lab/cluster.yaml");
     let saved = kubewiz::config::load(&file).expect("the saved file is what apply reads");
@@ -219,9 +240,10 @@ fn wizard_deploys_the_lab_and_troubleshoots_a_failure() {
     let end = tmux.wait("the continued run to end", Duration::from_secs(300), |s| {
         !s.contains("br-netfilter failed")
             && (s.contains("deployment finished") || s.contains("stopped on a failure"))
-            && prep_done(s)
     });
     assert!(end.contains("deployment finished"), "{end}");
+    let end = summary_then_dashboard(&tmux, end);
+    assert!(prep_done(&end), "{end}");
 
     // Deploy again and quit mid-run: the engine stops after the running steps, the journal
     // records an interrupted run, and reopening the cluster offers to resume it.

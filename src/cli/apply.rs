@@ -5,7 +5,9 @@ use super::run::{ctrl_c, pool, run_plan, Run};
 use super::{ConnectArgs, FileArg};
 use crate::cluster_dir::ClusterDir;
 use crate::deploy::{self, FixContext, FixNote, FixOffer, Narrowing, Request, MAX_FIX_ROUNDS};
+use crate::output::{self, PlainPrinter};
 use crate::stages;
+use crate::summary::{ClusterSummary, SummaryLines};
 use anyhow::{bail, Result};
 use clap::Args;
 use std::io::IsTerminal;
@@ -79,12 +81,14 @@ pub async fn run(args: ApplyArgs) -> Result<ExitCode> {
         ..Request::new(loaded.spec, dir)
     };
     let mut summary = None;
+    // The summary lines of every round: a retry's replace the round before's.
+    let mut lines = SummaryLines::default();
     for round in 0..=MAX_FIX_ROUNDS {
         let prepared = deploy::prepare(&request)?;
         if prepared.pki.changed() {
             eprint!("{}", prepared.pki);
         }
-        let s = run_plan(Run {
+        let (s, round_lines) = run_plan(Run {
             plan: &prepared.plan,
             pool: pool.clone(),
             connect: &args.connect,
@@ -93,6 +97,7 @@ pub async fn run(args: ApplyArgs) -> Result<ExitCode> {
             cancel: cancel.clone(),
         })
         .await?;
+        lines.merge(&round_lines);
         let retry = !s.ok && !s.interrupted && args.auto_fix && round < MAX_FIX_ROUNDS;
         if retry {
             let ctx = FixContext {
@@ -115,8 +120,20 @@ pub async fn run(args: ApplyArgs) -> Result<ExitCode> {
         break;
     }
     pool.close_all().await;
-    eprintln!("kubewiz: log in {}", log.file.display());
     let summary = summary.expect("at least one round ran");
+    if summary.ok && !summary.interrupted {
+        let file = std::path::absolute(&args.file.file)?;
+        let log_file = std::path::absolute(&log.file)?;
+        let end = ClusterSummary::new(&request.spec.name, &lines, &file, Some(&log_file));
+        let printer = PlainPrinter::new(super::use_color(), true);
+        output::write_summary(
+            &mut std::io::stdout().lock(),
+            args.connect.output,
+            &printer,
+            &end,
+        )?;
+    }
+    eprintln!("kubewiz: log in {}", log.file.display());
     Ok(super::run_exit_code(&summary))
 }
 

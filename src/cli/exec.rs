@@ -83,7 +83,7 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
     let dir = ClusterDir::of_cluster_file(&args.file.file);
     let log = crate::logging::init(&dir.logs(), "exec")?;
     let pool = pool(&hosts, &dir, &args.connect)?;
-    let summary = run_plan(Run {
+    let (summary, _) = run_plan(Run {
         plan: &plan,
         pool: pool.clone(),
         connect: &args.connect,

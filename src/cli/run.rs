@@ -7,6 +7,7 @@ use crate::deploy::{self, targets::Secrets};
 use crate::engine::{CancellationToken, HostPool, RunOptions, RunSummary};
 use crate::output::{self, PlainPrinter};
 use crate::plan::Plan;
+use crate::summary::SummaryLines;
 use anyhow::Result;
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,8 +53,8 @@ pub struct Run<'a> {
     pub cancel: CancellationToken,
 }
 
-/// Run the plan, its events printed as they come.
-pub async fn run_plan(r: Run<'_>) -> Result<RunSummary> {
+/// Run the plan, its events printed as they come; with the summary lines its steps printed.
+pub async fn run_plan(r: Run<'_>) -> Result<(RunSummary, SummaryLines)> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let printer = tokio::spawn(output::print_events(
         rx,
@@ -61,6 +62,6 @@ pub async fn run_plan(r: Run<'_>) -> Result<RunSummary> {
         PlainPrinter::new(super::use_color(), r.show_step),
     ));
     let result = deploy::run_plan(r.plan, r.pool, r.options, tx, r.cancel).await;
-    let _ = printer.await;
-    result
+    let lines = printer.await.unwrap_or_default();
+    Ok((result?, lines))
 }

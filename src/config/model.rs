@@ -32,6 +32,9 @@ pub struct ClusterSpec {
     /// How the certificates are made. Default: RSA-2048 keys.
     #[serde(default, skip_serializing_if = "PkiSpec::is_default")]
     pub pki: PkiSpec,
+    /// kube-proxy's settings. Default: kube-proxy's own defaults.
+    #[serde(default, skip_serializing_if = "KubeProxySpec::is_default")]
+    pub kube_proxy: KubeProxySpec,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -352,5 +355,40 @@ impl KeyAlgorithm {
             KeyAlgorithm::Rsa => "rsa",
             KeyAlgorithm::Ecdsa => "ecdsa",
         }
+    }
+}
+
+/// kube-proxy's settings a cluster may have to change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KubeProxySpec {
+    #[serde(default, skip_serializing_if = "ConntrackSpec::is_default")]
+    pub conntrack: ConntrackSpec,
+}
+
+impl KubeProxySpec {
+    pub fn is_default(&self) -> bool {
+        self == &KubeProxySpec::default()
+    }
+}
+
+/// The conntrack sysctls kube-proxy sets at start. Unset: kube-proxy's own defaults. A host
+/// whose /proc/sys is read-only (a container: kind, nspawn) needs 0 for each, which tells
+/// kube-proxy to leave the kernel's value alone.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConntrackSpec {
+    /// nf_conntrack_max per CPU core (kube-proxy: 32768); 0 leaves nf_conntrack_max alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_core: Option<u32>,
+    /// A duration such as `24h0m0s` (kube-proxy's default) or `0s` (leave it alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_established_timeout: Option<String>,
+    /// A duration such as `1h0m0s` (kube-proxy's default) or `0s` (leave it alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_close_wait_timeout: Option<String>,
+}
+
+impl ConntrackSpec {
+    pub fn is_default(&self) -> bool {
+        self == &ConntrackSpec::default()
     }
 }

@@ -46,6 +46,8 @@ enum Kind {
     Str,
     /// `Option<u16>`.
     Port,
+    /// A whole number from 0 (`Option<u32>`).
+    Count,
     Bool,
     /// A unit-variant enum.
     Enum {
@@ -240,6 +242,16 @@ const PKI: Kind = Kind::Map(&[field(
     Defaulted,
 )]);
 
+const KUBE_PROXY: Kind = Kind::Map(&[field(
+    "conntrack",
+    &Kind::Map(&[
+        field("max_per_core", &Kind::Count, Optional),
+        field("tcp_established_timeout", &Kind::Str, Optional),
+        field("tcp_close_wait_timeout", &Kind::Str, Optional),
+    ]),
+    Defaulted,
+)]);
+
 const ROOT: Kind = Kind::Map(&[
     field("name", &Kind::Str, Required),
     field("defaults", &DEFAULTS, Defaulted),
@@ -273,6 +285,7 @@ const ROOT: Kind = Kind::Map(&[
     field("binaries", &BINARIES, Defaulted),
     field("apiserver", &APISERVER, Defaulted),
     field("pki", &PKI, Defaulted),
+    field("kube_proxy", &KUBE_PROXY, Defaulted),
 ]);
 
 // ---------------------------------------------------------------------------------------------
@@ -443,6 +456,15 @@ impl Walker<'_> {
                         path,
                         false,
                         format!("expected a port number (1-65535), found {}", describe(v)),
+                    );
+                }
+            }
+            Kind::Count => {
+                if v.as_u64().is_none_or(|n| n > u64::from(u32::MAX)) {
+                    self.push(
+                        path,
+                        false,
+                        format!("expected a whole number from 0, found {}", describe(v)),
                     );
                 }
             }

@@ -13,8 +13,8 @@
 use super::{parse_str, Field, Kind, Presence, ROOT};
 use crate::config::{
     to_yaml, ApiServerSpec, AuthSpec, BinariesSpec, CalicoMode, CalicoSpec, CgroupDriver,
-    ClusterSpec, CniSpec, FlannelBackend, FlannelSpec, HostDefaults, HostSpec, KeyAlgorithm,
-    NetworkSpec, PkiSpec, Role, Runtime, Versions,
+    ClusterSpec, CniSpec, ConntrackSpec, FlannelBackend, FlannelSpec, HostDefaults, HostSpec,
+    KeyAlgorithm, KubeProxySpec, NetworkSpec, PkiSpec, Role, Runtime, Versions,
 };
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde_yaml::Value;
@@ -42,7 +42,7 @@ const REQUIRED: Presence = Presence::Required;
 
 fn walk_schema(kind: &'static Kind, path: &str, out: &mut Schema) {
     match kind {
-        Kind::Str | Kind::Port | Kind::Bool => {}
+        Kind::Str | Kind::Port | Kind::Count | Kind::Bool => {}
         Kind::Enum { values, .. } => {
             out.enums
                 .insert(path.into(), values.iter().map(|v| v.to_string()).collect());
@@ -273,6 +273,13 @@ fn full_specs() -> Vec<ClusterSpec> {
         },
         pki: PkiSpec {
             key_algorithm: KeyAlgorithm::Ecdsa,
+        },
+        kube_proxy: KubeProxySpec {
+            conntrack: ConntrackSpec {
+                max_per_core: Some(0),
+                tcp_established_timeout: Some("0s".into()),
+                tcp_close_wait_timeout: Some("1h0m0s".into()),
+            },
         },
     };
     let calico = ClusterSpec {

@@ -28,6 +28,7 @@ pub fn validate(spec: &ClusterSpec) -> Vec<Finding> {
     check_versions(&spec.versions, &mut out);
     check_binaries(&spec.binaries, &mut out);
     check_apiserver(spec, &addresses, &mut out);
+    check_kube_proxy(spec, &mut out);
     out
 }
 
@@ -581,11 +582,36 @@ fn check_runtime(spec: &ClusterSpec, out: &mut Vec<Finding>) {
         out.push(Finding::error(
             "runtime",
             format!(
-                "docker needs Kubernetes ≤ {last}, or cri-dockerd (which kubewiz does not install), but versions.kubernetes is {kubernetes}: kubelet has no docker support from {}; use runtime: containerd, or Kubernetes {last}",
+                "docker needs Kubernetes ≤ {last}, or cri-dockerd (which kubewiz does not install), but versions.kubernetes is {kubernetes}: kubelet has no docker support from {} (catalog K7: it rejects the dockershim flags); use runtime: containerd, or Kubernetes {last}",
                 last.next()
             ),
         ));
     }
+}
+
+/// `kube_proxy.conntrack`: the timeouts are Go durations, as kube-proxy's configuration reads
+/// them.
+fn check_kube_proxy(spec: &ClusterSpec, out: &mut Vec<Finding>) {
+    let c = &spec.kube_proxy.conntrack;
+    for (key, value) in [
+        ("tcp_established_timeout", &c.tcp_established_timeout),
+        ("tcp_close_wait_timeout", &c.tcp_close_wait_timeout),
+    ] {
+        if let Some(v) = value.as_deref().filter(|v| !is_go_duration(v)) {
+            out.push(Finding::error(
+                format!("kube_proxy.conntrack.{key}"),
+                format!("{v:?} is not a duration; write e.g. 24h0m0s, 1h, 90s, or 0s to leave the kernel's value alone"),
+            ));
+        }
+    }
+}
+
+/// A Go duration without a sign: `0`, or numbers each followed by h, m, s, ms, us or ns.
+fn is_go_duration(v: &str) -> bool {
+    static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^(?:0|(?:[0-9]+(?:\.[0-9]+)?(?:h|m|s|ms|us|µs|ns))+)$").unwrap()
+    });
+    RE.is_match(v)
 }
 
 fn check_versions(v: &Versions, out: &mut Vec<Finding>) {
@@ -851,6 +877,16 @@ fn mirror_url_problem(url: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_durations() {
+        for good in ["0", "0s", "24h0m0s", "1h", "90s", "1.5h", "100ms"] {
+            assert!(is_go_duration(good), "{good}");
+        }
+        for bad in ["", "1", "1d", "-1s", "1 h", "h"] {
+            assert!(!is_go_duration(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn mirror_urls() {

@@ -54,16 +54,26 @@ pub enum Feature {
     ControllerManagerInsecurePort,
     /// kube-scheduler's `--port` (0: no insecure serving on 10251); a no-op from 1.23.
     SchedulerInsecurePort,
+    /// kubelet's `--container-runtime` (docker or remote), removed in 1.27 (remote only).
+    KubeletContainerRuntimeFlag,
+    /// kubeadm's `node-role.kubernetes.io/master` label and taint on masters, until 1.23 (1.24
+    /// labels `control-plane` only).
+    MasterRoleLabel,
+    /// kubeadm's `node-role.kubernetes.io/control-plane` label, from 1.20.
+    ControlPlaneRoleLabel,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 6] = [
+    pub const ALL: [Feature; 9] = [
         Feature::Dockershim,
         Feature::ServiceAccountIssuer,
         Feature::LargeServiceCidr,
         Feature::ApiserverInsecurePort,
         Feature::ControllerManagerInsecurePort,
         Feature::SchedulerInsecurePort,
+        Feature::KubeletContainerRuntimeFlag,
+        Feature::MasterRoleLabel,
+        Feature::ControlPlaneRoleLabel,
     ];
 
     /// The name templates see it under (`{% if features.dockershim %}`).
@@ -75,6 +85,9 @@ impl Feature {
             Feature::ApiserverInsecurePort => "apiserver_insecure_port",
             Feature::ControllerManagerInsecurePort => "controller_manager_insecure_port",
             Feature::SchedulerInsecurePort => "scheduler_insecure_port",
+            Feature::KubeletContainerRuntimeFlag => "kubelet_container_runtime_flag",
+            Feature::MasterRoleLabel => "master_role_label",
+            Feature::ControlPlaneRoleLabel => "control_plane_role_label",
         }
     }
 }
@@ -121,6 +134,21 @@ pub const RULES: &[Rule] = &[
         feature: Feature::SchedulerInsecurePort,
         since: None,
         until: Some(Minor::new(1, 22)),
+    },
+    Rule {
+        feature: Feature::KubeletContainerRuntimeFlag,
+        since: None,
+        until: Some(Minor::new(1, 26)),
+    },
+    Rule {
+        feature: Feature::MasterRoleLabel,
+        since: None,
+        until: Some(Minor::new(1, 23)),
+    },
+    Rule {
+        feature: Feature::ControlPlaneRoleLabel,
+        since: Some(Minor::new(1, 20)),
+        until: None,
     },
 ];
 
@@ -247,6 +275,22 @@ mod tests {
     }
 
     #[test]
+    fn kubelet_and_role_labels_by_release() {
+        assert_eq!(
+            has(Feature::KubeletContainerRuntimeFlag, "1.26.9"),
+            Some(true)
+        );
+        assert_eq!(
+            has(Feature::KubeletContainerRuntimeFlag, "1.27.0"),
+            Some(false)
+        );
+        assert_eq!(has(Feature::MasterRoleLabel, "1.20.2"), Some(true));
+        assert_eq!(has(Feature::MasterRoleLabel, "1.24.0"), Some(false));
+        assert_eq!(has(Feature::ControlPlaneRoleLabel, "1.19.0"), Some(false));
+        assert_eq!(has(Feature::ControlPlaneRoleLabel, "1.20.2"), Some(true));
+    }
+
+    #[test]
     fn template_features() {
         assert_eq!(
             features("1.23.0"),
@@ -257,6 +301,9 @@ mod tests {
                 ("apiserver_insecure_port", true),
                 ("controller_manager_insecure_port", false),
                 ("scheduler_insecure_port", false),
+                ("kubelet_container_runtime_flag", true),
+                ("master_role_label", true),
+                ("control_plane_role_label", true),
             ]
         );
         assert!(features("x").iter().all(|(_, on)| !on));

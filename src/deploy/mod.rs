@@ -76,6 +76,8 @@ pub struct Prepared {
 /// bundle's tarballs, so a UI calls it off its thread.
 pub fn prepare(req: &Request) -> Result<Prepared> {
     let pki = crate::pki::ensure(&req.dir, &req.spec)?;
+    // The kubelets' bootstrap token: kept while fresh, else a new one (the join stage ships it).
+    crate::stages::join::token::ensure(&req.dir, time::OffsetDateTime::now_utc())?;
     // Rendered now, so a missing or foreign release manifest stops the run before any host
     // changes; applied to the cluster by the add-ons stage.
     crate::addons::write(&req.dir, &crate::addons::rendered(&req.spec)?)?;

@@ -269,7 +269,7 @@ mod tests {
 
     const CAT: &str = r#"
 version: 1
-upcoming_stages: [join]
+upcoming_stages: []
 entries:
   - id: R1
     stage: prep

@@ -1,6 +1,7 @@
 //! Plain lines: `host stage/step | output`, then `host stage/step: changed (0.2 s)`.
 
 use crate::events::{Event, OutputStream, StepOutcome, StepRef, WaitFor};
+use crate::summary::{ClusterSummary, NODE_COLUMNS};
 use anstyle::{AnsiColor, Style};
 use std::io::{self, Write};
 
@@ -247,9 +248,145 @@ impl PlainPrinter {
     }
 }
 
+impl PlainPrinter {
+    /// The end of a successful run: the node table and the component health with aligned
+    /// columns, the admin kubeconfig, the commands to try, the log file. What the run did not
+    /// report is said, not made up.
+    pub fn write_summary(&self, out: &mut impl Write, s: &ClusterSummary) -> io::Result<()> {
+        writeln!(
+            out,
+            "{}",
+            self.paint(BOLD, &format!("== cluster {}", s.cluster))
+        )?;
+        writeln!(out, "nodes:")?;
+        if s.nodes.is_empty() {
+            writeln!(out, "  {}", self.paint(DIM, ClusterSummary::NO_NODES))?;
+        } else {
+            let w = s.node_widths();
+            let head = aligned(&NODE_COLUMNS, &w);
+            writeln!(out, "  {}", self.paint(BOLD, head.trim_end()))?;
+            for n in &s.nodes {
+                let cells = n.cells();
+                let mut line = aligned(&cells, &w);
+                // Only the status is coloured; padded first, so the columns stay aligned.
+                let status_at = w[0] + 2;
+                let padded = format!("{:<1$}", n.status, w[1]);
+                let style = if n.ready() { GREEN } else { RED };
+                line.replace_range(
+                    status_at..status_at + padded.len(),
+                    &self.paint(style, &padded),
+                );
+                writeln!(out, "  {}", line.trim_end())?;
+            }
+        }
+        writeln!(out, "components:")?;
+        if s.components.is_empty() {
+            writeln!(out, "  {}", self.paint(DIM, ClusterSummary::NO_COMPONENTS))?;
+        } else {
+            let (hw, nw) = s.component_widths();
+            let head = aligned(&["HOST", "COMPONENT", "STATUS"], &[hw, nw, 0]);
+            writeln!(out, "  {}", self.paint(BOLD, head.trim_end()))?;
+            for c in &s.components {
+                let style = if c.healthy() { GREEN } else { RED };
+                writeln!(
+                    out,
+                    "  {:<hw$}  {:<nw$}  {}",
+                    c.host,
+                    c.name,
+                    self.paint(style, &c.status)
+                )?;
+            }
+        }
+        writeln!(out, "admin kubeconfig: {}", s.kubeconfig.display())?;
+        if s.next_commands.is_empty() {
+            writeln!(
+                out,
+                "next: {}",
+                self.paint(DIM, ClusterSummary::NO_COMMANDS)
+            )?;
+        } else {
+            writeln!(out, "next:")?;
+            for c in &s.next_commands {
+                writeln!(out, "  {c}")?;
+            }
+        }
+        if let Some(log) = &s.log_file {
+            writeln!(out, "log: {}", log.display())?;
+        }
+        Ok(())
+    }
+}
+
+/// Cells left-aligned in columns of `widths`, two spaces apart.
+fn aligned(cells: &[&str], widths: &[usize]) -> String {
+    cells
+        .iter()
+        .zip(widths)
+        .map(|(c, w)| format!("{c:<w$}"))
+        .collect::<Vec<_>>()
+        .join("  ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::summary::SummaryLines;
+    use std::path::Path;
+
+    #[test]
+    fn the_summary_aligns_its_tables_and_says_what_is_missing() {
+        let mut lines = SummaryLines::default();
+        for l in [
+            "kubewiz-node name=node1 status=Ready version=v1.20.2 internal-ip=10.77.0.11 runtime=docker://20.10.5 roles=master,node",
+            "kubewiz-node name=node-two status=NotReady version=v1.20.2 internal-ip=10.77.0.12 runtime=containerd://1.4.13 roles=node",
+            "kubewiz-component host=node1 name=kube-apiserver status=ok",
+            "kubewiz-component host=node1 name=etcd status=the apiserver's etcd check failed: reason withheld",
+        ] {
+            lines.add_line(l);
+        }
+        let s = ClusterSummary::new(
+            "lab",
+            &lines,
+            Path::new("/c/lab/cluster.yaml"),
+            Some(Path::new("/c/lab/logs/kubewiz-apply.log")),
+        );
+        let p = PlainPrinter::new(false, true);
+        let mut buf = vec![];
+        p.write_summary(&mut buf, &s).unwrap();
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            "== cluster lab\n\
+             nodes:\n  \
+             NAME      STATUS    VERSION  INTERNAL-IP  RUNTIME              ROLES\n  \
+             node1     Ready     v1.20.2  10.77.0.11   docker://20.10.5     master,node\n  \
+             node-two  NotReady  v1.20.2  10.77.0.12   containerd://1.4.13  node\n\
+             components:\n  \
+             HOST   COMPONENT       STATUS\n  \
+             node1  kube-apiserver  ok\n  \
+             node1  etcd            the apiserver's etcd check failed: reason withheld\n\
+             admin kubeconfig: /c/lab/kubeconfigs/admin.conf\n\
+             next:\n  \
+             kubectl --kubeconfig /c/lab/kubeconfigs/admin.conf get nodes -o wide\n  \
+             kubectl --kubeconfig /c/lab/kubeconfigs/admin.conf get pods -A\n  \
+             kubewiz kubeconfig -f /c/lab/cluster.yaml --merge\n\
+             log: /c/lab/logs/kubewiz-apply.log\n"
+        );
+
+        // A partial run (prep only): nothing invented.
+        let s = ClusterSummary::new("lab", &SummaryLines::default(), Path::new("c.yaml"), None);
+        let mut buf = vec![];
+        p.write_summary(&mut buf, &s).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "== cluster lab\nnodes:\n  {}\ncomponents:\n  {}\nadmin kubeconfig: ./kubeconfigs/admin.conf\nnext: {}\n",
+                ClusterSummary::NO_NODES,
+                ClusterSummary::NO_COMPONENTS,
+                ClusterSummary::NO_COMMANDS
+            )
+        );
+    }
     use crate::events::{SkipReason, StageSummary, StepSummary};
     use crate::plan::StepScope;
 

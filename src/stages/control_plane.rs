@@ -263,19 +263,23 @@ fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
                 .retry(RETRY)
                 .scope(StepScope::Once),
             );
-            steps.push(
-                Step::script(
-                    "report",
-                    "the apiserver's checks, and where the admin kubeconfig is",
-                    t.script(
-                        "control_plane/report.sh",
-                        context! { kubectl, admin_path },
-                    )?,
-                )
-                .retry(RETRY)
-                .scope(StepScope::Once),
-            );
         }
+        // On every master: its controller-manager and scheduler answer on 127.0.0.1 only.
+        steps.push(
+            Step::script(
+                "report",
+                "this master's component health (kubewiz-component lines), and where the \
+                 admin kubeconfig is",
+                t.script(
+                    "control_plane/report.sh",
+                    context! {
+                        kubectl, admin_path, host => h.name, first => i == 0,
+                        probe => HEALTHZ_PROBE, components,
+                    },
+                )?,
+            )
+            .retry(RETRY),
+        );
         hosts.push(HostSteps {
             host: h.name.clone(),
             steps,
@@ -348,7 +352,21 @@ mod tests {
             names(&built.hosts[0]),
             ["install", "certs", "apiserver-unit", "controller-manager-unit", "scheduler-unit", "start", "wait", "rbac", "report"]
         );
-        assert_eq!(names(&built.hosts[1]), names(&built.hosts[0])[..7]);
+        let mut second = names(&built.hosts[0])[..7].to_vec();
+        second.push("report".into());
+        assert_eq!(names(&built.hosts[1]), second, "the report on every master");
+        // Each master reports its own components; the kubeconfig is shown once.
+        let report = |hs: &HostSteps| match &hs.steps.last().unwrap().action {
+            StepAction::Script { script, .. } => script.clone(),
+            _ => panic!(),
+        };
+        for (hs, host) in built.hosts.iter().zip(["node1", "node2"]) {
+            let script = report(hs);
+            assert!(script.contains(&format!("echo \"kubewiz-component host={host} name=$1 status=$2\"")), "{script}");
+            assert!(script.contains("component kube-scheduler ok"), "{script}");
+            assert!(script.contains("--server=https://127.0.0.1:10257 get --raw /healthz"), "{script}");
+            assert_eq!(script.contains("admin kubeconfig: "), host == "node1", "{script}");
+        }
         let certs = &built.hosts[0].steps[1];
         assert!(certs.writes.iter().any(|w| w == "/etc/kubernetes/pki/sa.key (created by apply)"));
 

@@ -39,7 +39,7 @@ macro_rules! stages {
     };
 }
 
-stages! { preflight, prep, etcd, runtime, network, control_plane }
+stages! { preflight, prep, etcd, runtime, network, control_plane, join }
 
 /// One stage: plain data and functions, declared as a `const` in the stage's own file.
 #[derive(Debug, Clone, Copy)]

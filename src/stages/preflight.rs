@@ -41,16 +41,7 @@ const MAX_SKEW_MS: u64 = 1000;
 /// checked already so that a busy port shows before anything changes a host. A stage that
 /// exists declares its own in the registry ([`StageDef::needs`]) and leaves this list: a test
 /// refuses a name that is both here and in the registry.
-pub const UPCOMING_NEEDS: &[(&str, RoleNeeds)] = &[
-    (
-        "join",
-        RoleNeeds {
-            role: Role::Node,
-            ports: &[10250],
-            units: &["kubelet"],
-        },
-    ),
-];
+pub const UPCOMING_NEEDS: &[(&str, RoleNeeds)] = &[];
 
 /// What a host with these roles needs: every stage's ports and units for each role (the
 /// registry's, then the upcoming stages'), in role order. The ports come sorted, once each.

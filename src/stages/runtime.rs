@@ -52,7 +52,7 @@ const LOG_MAX_FILE: &str = "5";
 /// How long the start step waits for the daemon to answer.
 const START_WAIT_SECS: u64 = 60;
 /// The placeholders the config step fills on the host, where the values are known.
-const DRIVER_SLOT: &str = "@DRIVER@";
+pub(crate) const DRIVER_SLOT: &str = "@DRIVER@";
 const DNS_SLOT: &str = "\"@DNS@\"";
 const SYSTEMD_CGROUP_SLOT: &str = "@SYSTEMD_CGROUP@";
 
@@ -388,7 +388,7 @@ fn version_commands(r: Runtime) -> Vec<&'static str> {
 /// The step writing a runtime's configuration file: the template rendered here with the
 /// placeholders the host fills (the recorded driver, its nameservers), compared with the file
 /// on the host before anything is written; a change leaves `unit`'s restart marker.
-fn config_step(
+pub(crate) fn config_step(
     t: &super::Templates,
     (name, description): (&str, &str),
     path: &str,

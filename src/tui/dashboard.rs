@@ -6,10 +6,12 @@
 use super::input::{truncate, LineInput};
 use super::keymap::{ch, ctrl, footer_line, key, Binding, Keymap};
 use super::logbuf::{LogLine, Ring};
+use super::summary_view::SUMMARY_KEYS;
 use super::theme::Theme;
 use crate::events::{
     Counts, Diagnosis, Event, OutputStream, SkipReason, StageSummary, StepOutcome, StepRef,
 };
+use crate::summary::{ClusterSummary, SummaryLines};
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -18,6 +20,11 @@ use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 use ratatui::Frame;
 use std::collections::HashMap;
 use std::path::PathBuf;
+
+/// Width of the stage table at the left of the matrix.
+const STAGES_WIDTH: u16 = 54;
+/// Width of the matrix's host column (`▸ ` and the name).
+const HOST_COLUMN: u16 = 12;
 
 /// What a run does (shown in the header; decides what follows when it ends).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +44,11 @@ pub enum StepState {
     /// The host does not run this step.
     NotHere,
     Pending,
+    /// Waiting before it starts: at a barrier for `for_hosts`, or for its serial turn.
+    Waiting {
+        for_hosts: Vec<String>,
+        serial: bool,
+    },
     Running {
         attempt: u32,
         since_ms: u64,
@@ -58,7 +70,10 @@ impl StepState {
         matches!(self, StepState::Finished { outcome, .. } if outcome.is_failure())
     }
     fn active(&self) -> bool {
-        matches!(self, StepState::Running { .. } | StepState::Retrying { .. })
+        matches!(
+            self,
+            StepState::Running { .. } | StepState::Retrying { .. } | StepState::Waiting { .. }
+        )
     }
 }
 
@@ -160,6 +175,12 @@ pub struct Dashboard {
     pub log_file: Option<PathBuf>,
     /// Lines of output received in total.
     pub lines_total: u64,
+    /// The `kubewiz-node` / `kubewiz-component` lines of this session's runs (last wins).
+    pub summary_lines: SummaryLines,
+    /// Made when a full run ends well; shown instead of the stages and logs while
+    /// `show_summary` (a key switches).
+    pub summary: Option<ClusterSummary>,
+    pub show_summary: bool,
 }
 
 impl Dashboard {
@@ -260,6 +281,9 @@ impl Dashboard {
             warnings: vec![],
             log_file: None,
             lines_total: 0,
+            summary_lines: SummaryLines::default(),
+            summary: None,
+            show_summary: false,
         }
     }
 
@@ -271,6 +295,19 @@ impl Dashboard {
         self.end = None;
         self.pane = None;
         self.notice = None;
+        self.summary = None;
+        self.show_summary = false;
+    }
+
+    /// A full run ended well: the summary screen, from the lines its steps printed.
+    pub fn finish_with_summary(&mut self, cluster_file: &std::path::Path) {
+        self.summary = Some(ClusterSummary::new(
+            &self.cluster,
+            &self.summary_lines,
+            cluster_file,
+            self.log_file.as_deref(),
+        ));
+        self.show_summary = true;
     }
 
     fn idx(&self, stage: &str, step: &str, host: &str) -> Option<(usize, usize, usize)> {
@@ -292,6 +329,7 @@ impl Dashboard {
     }
 
     pub fn on_event(&mut self, ev: Event) {
+        self.summary_lines.observe(&ev);
         match ev {
             Event::PlanStarted {
                 stages, resumed, ..
@@ -367,13 +405,18 @@ impl Dashboard {
                 waits_for,
                 for_hosts,
             } => {
-                if let Some(key) = self.idx(&at.stage, &at.step, &at.host) {
-                    let what = match waits_for {
-                        crate::events::WaitFor::Barrier => "every host to get here",
-                        crate::events::WaitFor::SerialTurn => "its turn",
+                if let Some((s, h, k)) = self.idx(&at.stage, &at.step, &at.host) {
+                    let serial = waits_for == crate::events::WaitFor::SerialTurn;
+                    let what = if serial {
+                        "its turn"
+                    } else {
+                        "every host to get here"
                     };
                     let line = format!("waiting for {what} (on {})", for_hosts.join(", "));
-                    self.push_line(key, false, line);
+                    self.push_line((s, h, k), false, line);
+                    self.cells[s][h][k] = StepState::Waiting { for_hosts, serial };
+                    // The step the host is at: where following it leads.
+                    self.last_started[h] = Some((s, k));
                 }
             }
             Event::StepRetrying {
@@ -710,21 +753,49 @@ impl Dashboard {
 
     // ------------------------------------------------------------------ drawing
 
+    /// Rows of the stage table and the matrix beside it (borders and header included).
+    pub fn top_height(&self, area: Rect) -> u16 {
+        let rows = if self.stages_as_columns(area.width.saturating_sub(STAGES_WIDTH)) {
+            self.hosts.len().max(self.stages.len())
+        } else {
+            self.stages.len()
+        };
+        (rows as u16 + 3).min(area.height / 2)
+    }
+
+    /// Whether a matrix `width` columns wide shows hosts as rows and stages as columns with
+    /// every stage name whole in its header; else it turns: a row per stage, beside the stage
+    /// table's rows, and a column per host.
+    fn stages_as_columns(&self, width: u16) -> bool {
+        let n = self.stages.len().max(1) as u16;
+        let longest = self
+            .stages
+            .iter()
+            .map(|s| s.name.chars().count())
+            .max()
+            .unwrap_or(0) as u16;
+        // Borders, the host column, a space before each stage column.
+        width.saturating_sub(2 + HOST_COLUMN + n) / n >= longest
+    }
+
     pub fn draw(&self, f: &mut Frame, area: Rect, theme: &Theme) {
         let [header, gauge, top, log, footer] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Length(1),
-            Constraint::Length(
-                (self.hosts.len().max(self.stages.len()) as u16 + 3).min(area.height / 2),
-            ),
+            Constraint::Length(self.top_height(area)),
             Constraint::Min(5),
             Constraint::Length(1),
         ])
         .areas(area);
         self.draw_header(f, header, theme);
         self.draw_gauge(f, gauge, theme);
+        if let Some(s) = self.summary.as_ref().filter(|_| self.show_summary) {
+            super::summary_view::draw(s, f, top.union(log), theme);
+            self.draw_footer(f, footer, theme);
+            return;
+        }
         let [stages_a, matrix_a] =
-            Layout::horizontal([Constraint::Length(54), Constraint::Min(20)]).areas(top);
+            Layout::horizontal([Constraint::Length(STAGES_WIDTH), Constraint::Min(20)]).areas(top);
         self.draw_stages(f, stages_a, theme);
         self.draw_matrix(f, matrix_a, theme);
         if let Some(scroll) = self.full_log {
@@ -877,7 +948,8 @@ impl Dashboard {
             Table::new(
                 rows,
                 [
-                    Constraint::Length(13),
+                    // "✓ control_plane"
+                    Constraint::Length(15),
                     Constraint::Length(8),
                     Constraint::Length(6),
                     Constraint::Length(6),
@@ -897,11 +969,61 @@ impl Dashboard {
         );
     }
 
+    /// What the matrix shows for host `h` in stage `s`: a mark, the steps done, the step at
+    /// hand (failed, waiting or running) and its style.
+    fn cell(&self, s: usize, h: usize, theme: &Theme) -> (String, Option<String>, Style) {
+        let row = &self.cells[s][h];
+        let total = row.iter().filter(|c| **c != StepState::NotHere).count();
+        let done = row.iter().filter(|c| c.finished() && !c.failed()).count();
+        let step = |k: usize| Some(self.stages[s].steps[k].clone());
+        let failed = row.iter().position(|c| c.failed());
+        let waiting = row
+            .iter()
+            .position(|c| matches!(c, StepState::Waiting { .. }));
+        let active = row.iter().position(|c| c.active());
+        let (head, step, style) = if total == 0 {
+            ("—".to_string(), None, theme.dim())
+        } else if let Some(k) = failed {
+            (format!("✗ {done}/{total}"), step(k), theme.err())
+        } else if let Some(k) = waiting {
+            (format!("… {done}/{total}"), step(k), theme.warn())
+        } else if let Some(k) = active {
+            (format!("▶ {done}/{total}"), step(k), theme.running())
+        } else if done == total {
+            (format!("✓ {done}/{total}"), None, theme.ok())
+        } else {
+            (format!("· {done}/{total}"), None, theme.dim())
+        };
+        let style = if h == self.sel_host && s == self.sel_stage {
+            theme.selected()
+        } else {
+            style
+        };
+        (head, step, style)
+    }
+
+    /// The cell's text in `width` columns: the step name only when it fits whole.
+    fn cell_span(&self, s: usize, h: usize, width: usize, theme: &Theme) -> Span<'static> {
+        let (head, step, style) = self.cell(s, h, theme);
+        let text = match step {
+            Some(step) if head.chars().count() + 1 + step.chars().count() <= width => {
+                format!("{head} {step}")
+            }
+            _ => head,
+        };
+        Span::styled(text, style)
+    }
+
     fn draw_matrix(&self, f: &mut Frame, area: Rect, theme: &Theme) {
+        if !self.stages_as_columns(area.width) {
+            return self.draw_matrix_by_stage(f, area, theme);
+        }
         let mut header = vec![Span::styled("Host", theme.title())];
         for st in &self.stages {
             header.push(Span::styled(st.name.clone(), theme.title()));
         }
+        let n = self.stages.len().max(1) as u16;
+        let col = (area.width.saturating_sub(2 + HOST_COLUMN + n) / n) as usize;
         let rows: Vec<Row> = self
             .hosts
             .iter()
@@ -916,47 +1038,48 @@ impl Dashboard {
                     },
                 )];
                 for s in 0..self.stages.len() {
-                    let row = &self.cells[s][h];
-                    let total = row.iter().filter(|c| **c != StepState::NotHere).count();
-                    let done = row.iter().filter(|c| c.finished() && !c.failed()).count();
-                    let failed = row.iter().position(|c| c.failed());
-                    let active = row.iter().position(|c| c.active());
-                    let (text, style) = if total == 0 {
-                        ("—".to_string(), theme.dim())
-                    } else if let Some(k) = failed {
-                        (
-                            format!("✗ {done}/{total} {}", self.stages[s].steps[k]),
-                            theme.err(),
-                        )
-                    } else if let Some(k) = active {
-                        (
-                            format!("▶ {done}/{total} {}", self.stages[s].steps[k]),
-                            theme.running(),
-                        )
-                    } else if done == total {
-                        (format!("✓ {done}/{total}"), theme.ok())
-                    } else {
-                        (format!("· {done}/{total}"), theme.dim())
-                    };
-                    let style = if h == self.sel_host && s == self.sel_stage {
-                        theme.selected()
-                    } else {
-                        style
-                    };
-                    cells.push(Span::styled(text, style));
+                    cells.push(self.cell_span(s, h, col, theme));
                 }
                 Row::new(cells)
             })
             .collect();
-        let mut widths = vec![Constraint::Length(12)];
+        let mut widths = vec![Constraint::Length(HOST_COLUMN)];
         widths.extend(self.stages.iter().map(|_| Constraint::Fill(1)));
         f.render_widget(
-            Table::new(rows, widths).header(Row::new(header)).block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .border_style(theme.border())
-                    .title(Span::styled(" Hosts × stages ", theme.title())),
-            ),
+            matrix_table(rows, widths, header, " Hosts × stages ", theme),
+            area,
+        );
+    }
+
+    /// Too many stages for their names across: a row per stage, level with the stage table's
+    /// row of the same stage, and a column per host.
+    fn draw_matrix_by_stage(&self, f: &mut Frame, area: Rect, theme: &Theme) {
+        let n = self.hosts.len().max(1) as u16;
+        let col = (area.width.saturating_sub(2 + n - 1) / n) as usize;
+        let header: Vec<Span> = self
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(h, name)| {
+                if h == self.sel_host {
+                    Span::styled(truncate(&format!("▸ {name}"), col), theme.title())
+                } else {
+                    Span::styled(truncate(&format!("  {name}"), col), theme.base())
+                }
+            })
+            .collect();
+        let rows: Vec<Row> = (0..self.stages.len())
+            .map(|s| {
+                Row::new(
+                    (0..self.hosts.len())
+                        .map(|h| self.cell_span(s, h, col, theme))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        let widths: Vec<Constraint> = self.hosts.iter().map(|_| Constraint::Fill(1)).collect();
+        f.render_widget(
+            matrix_table(rows, widths, header, " Stages × hosts ", theme),
             area,
         );
     }
@@ -981,10 +1104,19 @@ impl Dashboard {
                 outcome,
                 duration_ms,
             }) => {
-                format!(" — {} in {}", outcome.label(), fmt_ms(*duration_ms))
+                format!(" — {} in {}{how}", outcome.label(), fmt_ms(*duration_ms))
             }
+            Some(StepState::Waiting { for_hosts, serial }) => format!(
+                " — waiting for {} ({})",
+                for_hosts.join(", "),
+                if *serial {
+                    "serial: one host at a time"
+                } else {
+                    "every host gets here first"
+                }
+            ),
             Some(StepState::Running { attempt, since_ms }) => format!(
-                " — running {}{}",
+                " — running {}{}{how}",
                 fmt_ms(self.now_ms.saturating_sub(*since_ms)),
                 if *attempt > 1 {
                     format!(" (attempt {attempt})")
@@ -1123,8 +1255,22 @@ impl Dashboard {
         }
         let docs = if self.full_log.is_some() {
             FULL_LOG_KEYS.docs()
+        } else if self.summary.is_some() && self.show_summary {
+            SUMMARY_KEYS.docs()
+        } else if self.summary.is_some() {
+            // The run is over: the way to the summary instead of the live-log keys.
+            let live = [DashAction::Follow, DashAction::Pause].map(|a| DASH_KEYS.doc(a));
+            DASH_KEYS
+                .docs()
+                .into_iter()
+                .filter(|d| !live.contains(&Some(d.clone())))
+                .collect()
         } else {
-            DASH_KEYS.docs()
+            DASH_KEYS
+                .docs()
+                .into_iter()
+                .filter(|d| Some(d) != DASH_KEYS.doc(DashAction::Summary).as_ref())
+                .collect()
         };
         f.render_widget(Paragraph::new(footer_line(&docs, theme)), area);
     }
@@ -1206,6 +1352,13 @@ impl Dashboard {
                 }
             }
             DashAction::FullLog => self.full_log = Some(0),
+            DashAction::Summary if self.summary.is_some() => self.show_summary = true,
+            DashAction::Summary => {
+                self.notice = Some((
+                    false,
+                    "the summary comes at the end of a successful run".into(),
+                ))
+            }
             DashAction::ClearQuery => self.query = None,
         }
         None
@@ -1241,6 +1394,7 @@ pub enum DashAction {
     MatchNewer,
     Trouble,
     FullLog,
+    Summary,
     Wizard,
     ClearQuery,
     Help,
@@ -1330,6 +1484,12 @@ pub const DASH_KEYS: Keymap<DashAction> = Keymap {
             label: "l",
             footer: Some("full log"),
             help: "the host's full log (and the log file)",
+        },
+        Binding {
+            keys: &[(ch('s'), DashAction::Summary)],
+            label: "s",
+            footer: Some("summary"),
+            help: "the cluster summary, after a successful run",
         },
         Binding {
             keys: &[(ch('w'), DashAction::Wizard)],
@@ -1435,6 +1595,22 @@ const SEARCH_KEYS: Keymap<SearchAction> = Keymap {
         },
     ],
 };
+
+/// The matrix, either way round, in its titled box.
+fn matrix_table<'a>(
+    rows: Vec<Row<'a>>,
+    widths: Vec<Constraint>,
+    header: Vec<Span<'a>>,
+    title: &'a str,
+    theme: &Theme,
+) -> Table<'a> {
+    Table::new(rows, widths).header(Row::new(header)).block(
+        Block::default()
+            .borders(Borders::ALL)
+            .border_style(theme.border())
+            .title(Span::styled(title, theme.title())),
+    )
+}
 
 /// `850ms`, `2.1s`, `1m05s`.
 pub fn fmt_ms(ms: u64) -> String {

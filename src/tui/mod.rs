@@ -19,6 +19,7 @@ pub mod keymap;
 pub mod logbuf;
 pub mod modal;
 pub mod runner;
+pub mod summary_view;
 pub mod theme;
 pub mod trouble;
 pub mod wizard;
@@ -36,6 +37,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 use std::path::{Path, PathBuf};
+use summary_view::{SummaryAction, SUMMARY_KEYS};
 use theme::Theme;
 use trouble::{PaneCommand, PANE_KEYS};
 use wizard::{HostCheck, KeyOutcome, Wizard};
@@ -312,6 +314,10 @@ impl App {
                     // cluster file can be put right.
                     Err(e) if self.dash.as_ref().is_some_and(|d| d.stages.is_empty()) => {
                         self.mode = Mode::Wizard;
+                        // The review lists it with the file's own errors.
+                        if let Some(r) = &mut self.wizard.review {
+                            r.plan_error = Some(e.clone());
+                        }
                         self.wizard.status = Some((true, e));
                     }
                     Err(e) => self.notice(true, e),
@@ -320,6 +326,11 @@ impl App {
                             // The step works now: continue the whole plan (the journal skips
                             // what is done).
                             self.start_full_run();
+                        } else if ok {
+                            let file = self.wizard.file.clone();
+                            if let Some(d) = &mut self.dash {
+                                d.finish_with_summary(&file);
+                            }
                         }
                     }
                 }
@@ -445,6 +456,9 @@ impl App {
             }
         };
         self.wizard.spec = loaded.spec;
+        if let Some(r) = &mut self.wizard.review {
+            r.plan_error = None;
+        }
         let mut d = Dashboard::from_summaries(&self.wizard.spec.name, &[]);
         d.log_file = self.log_file.clone();
         d.now_ms = self.now_ms;
@@ -536,6 +550,16 @@ impl App {
             }
             return;
         }
+        if d.summary.is_some() && d.show_summary {
+            match SUMMARY_KEYS.action(&key) {
+                Some(SummaryAction::Dashboard) => d.show_summary = false,
+                Some(SummaryAction::Wizard) => self.mode = Mode::Wizard,
+                Some(SummaryAction::Help) => self.help = true,
+                Some(SummaryAction::Quit) => self.quit_key(),
+                None => {}
+            }
+            return;
+        }
         match d.on_key(key, height) {
             Some(DashCommand::Quit) => self.quit_key(),
             Some(DashCommand::Help) => self.help = true,
@@ -601,8 +625,8 @@ impl App {
         match (self.mode, &self.dash) {
             (Mode::Dashboard, Some(d)) => {
                 d.draw(f, area, &self.theme);
-                // Header, gauge, matrix (hosts + 3 borders/header), log borders, footer.
-                let top = (d.hosts.len().max(d.stages.len()) as u16 + 3).min(area.height / 2);
+                // Header, gauge, stage table and matrix, log borders, footer.
+                let top = d.top_height(area);
                 self.log_height = area.height.saturating_sub(2 + top + 1 + 2) as u64;
             }
             _ => self.wizard.draw(f, area, &self.theme),
@@ -619,6 +643,9 @@ impl App {
     /// The help: the keys of what is on screen, from the keymaps the handlers use.
     pub fn help_sections(&self) -> Vec<HelpSection> {
         match (self.mode, &self.dash) {
+            (Mode::Dashboard, Some(d)) if d.summary.is_some() && d.show_summary => {
+                vec![SUMMARY_KEYS.section(), DASH_KEYS.section()]
+            }
             (Mode::Dashboard, Some(_)) => vec![DASH_KEYS.section(), PANE_KEYS.section()],
             _ => self.wizard.help_sections(),
         }

@@ -292,3 +292,51 @@ impl Drop for ResetControlPlaneOnDrop<'_> {
         }
     }
 }
+
+/// Undo what the join stage leaves on every host: the node objects deleted (while the API
+/// server answers), the pods' containers removed, kubelet and kube-proxy stopped, disabled and
+/// removed with their files, kubelet's mounts undone, kube-proxy's iptables chains gone.
+/// Run it before [`reset_control_plane`] and the runtime, network and etcd resets.
+pub fn reset_join(file: &Path) {
+    reset_with(file, RESET_JOIN, "the join stage");
+}
+
+const RESET_JOIN: &str = "K='/usr/local/bin/kubectl --kubeconfig=/etc/kubernetes/admin.conf --request-timeout=10s'; \
+    if [ -f /etc/kubernetes/admin.conf ]; then $K delete pods --all --force --grace-period=0 >/dev/null 2>&1; \
+      $K delete nodes --all >/dev/null 2>&1; fi; \
+    for u in kubelet kube-proxy; do systemctl disable --now --quiet $u 2>/dev/null; \
+      systemctl reset-failed $u 2>/dev/null; rm -f /etc/systemd/system/$u.service /run/kubewiz/$u.restart; done; \
+    if systemctl is-active --quiet docker; then docker rm -f $(docker ps -aq --filter name=k8s_) >/dev/null 2>&1; fi; \
+    if systemctl is-active --quiet containerd && command -v ctr >/dev/null; then \
+      for t in $(ctr -n k8s.io tasks ls -q 2>/dev/null); do ctr -n k8s.io tasks kill -s KILL $t 2>/dev/null; done; sleep 1; \
+      for c in $(ctr -n k8s.io containers ls -q 2>/dev/null); do ctr -n k8s.io tasks delete -f $c >/dev/null 2>&1; ctr -n k8s.io containers rm $c 2>/dev/null; done; fi; \
+    awk '$2 ~ \"^/var/lib/kubelet\" { print $2 }' /proc/mounts | sort -r | while read -r m; do umount -l \"$m\"; done; \
+    rm -rf /var/lib/kubelet /var/lib/kube-proxy /etc/kubernetes/bootstrap-kubelet.conf \
+      /etc/kubernetes/kubelet.conf /etc/kubernetes/kube-proxy.conf /etc/kubernetes/kubewiz \
+      /usr/local/bin/kubelet /usr/local/bin/kube-proxy; \
+    for t in filter nat; do for ch in $(iptables -t $t -S | awk '$1 == \"-N\" && $2 ~ /^KUBE-/ { print $2 }'); do \
+      iptables -t $t -F $ch 2>/dev/null; done; \
+      iptables -t $t -S | grep -E '^-A .*KUBE-' | while read -r rule; do set -- $rule; shift; iptables -t $t -D \"$@\" 2>/dev/null; done; \
+      for ch in $(iptables -t $t -S | awk '$1 == \"-N\" && $2 ~ /^KUBE-/ { print $2 }'); do iptables -t $t -X $ch 2>/dev/null; done; done; \
+    systemctl daemon-reload; true";
+
+/// Everything a whole `apply` leaves, undone when the test ends (passed or not), in the order
+/// the stages came down: join, control plane, network, runtime, etcd.
+pub struct ResetClusterOnDrop<'a>(pub &'a Path);
+
+impl Drop for ResetClusterOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.0.exists() {
+            reset_cluster(self.0);
+        }
+    }
+}
+
+/// [`ResetClusterOnDrop`]'s resets, now (a test starts from reset machines).
+pub fn reset_cluster(file: &Path) {
+    reset_join(file);
+    reset_control_plane(file);
+    reset_network(file);
+    reset_runtime(file);
+    reset_etcd(file);
+}

@@ -67,6 +67,9 @@ pub struct Review {
     pub parsed: Option<ClusterSpec>,
     /// Edited by hand since generated.
     pub edited: bool,
+    /// Why the last deploy could not build the plan from this file (a release tarball missing
+    /// from the bundle): what `config::validate` cannot see. Cleared by an edit or a new try.
+    pub plan_error: Option<String>,
 }
 
 impl Review {
@@ -79,6 +82,7 @@ impl Review {
             findings: vec![],
             parsed: None,
             edited,
+            plan_error: None,
         };
         r.revalidate();
         r
@@ -153,6 +157,7 @@ fn on_key(w: &mut Wizard, key: KeyEvent, _: &mut Vec<Effect>) -> bool {
             };
             if r.textarea.input(key) {
                 r.edited = true;
+                r.plan_error = None;
                 r.revalidate();
                 w.status = None;
             }
@@ -165,6 +170,7 @@ fn on_paste(w: &mut Wizard, text: &str) {
     if let Some(r) = &mut w.review {
         r.textarea.insert_str(normalize(text));
         r.edited = true;
+        r.plan_error = None;
         r.revalidate();
         w.status = None;
     }
@@ -228,10 +234,11 @@ fn draw(w: &Wizard, f: &mut Frame, area: Rect, theme: &Theme) {
     ta.set_cursor_style(theme.selected());
     f.render_widget(&ta, left);
 
-    let errors = r.findings.iter().filter(|x| x.is_error()).count();
-    let warnings = r.findings.len() - errors;
+    let plan_errors = usize::from(r.plan_error.is_some());
+    let errors = r.findings.iter().filter(|x| x.is_error()).count() + plan_errors;
+    let warnings = r.findings.len() + plan_errors - errors;
     let mut lines = vec![];
-    if r.findings.is_empty() {
+    if r.findings.is_empty() && r.plan_error.is_none() {
         lines.push(Line::from(Span::styled(
             "✓ the file is valid".to_string(),
             theme.ok(),
@@ -245,6 +252,15 @@ fn draw(w: &Wizard, f: &mut Frame, area: Rect, theme: &Theme) {
                 theme.warn()
             },
         )));
+    }
+    if let Some(e) = &r.plan_error {
+        lines.push(Line::from(""));
+        lines.push(Line::from(Span::styled(
+            "✗ the plan cannot be built (last deploy)",
+            theme.err(),
+        )));
+        let why = e.strip_prefix("cannot build the plan: ").unwrap_or(e);
+        lines.push(Line::from(Span::raw(format!("  {why}"))));
     }
     for x in &r.findings {
         lines.push(Line::from(""));
