@@ -10,17 +10,8 @@
 # there); docker gets the daemon.json kubewiz writes, so both do the same work.
 set -euo pipefail
 SRC=$1 N=$2
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
-KEY=$REPO/.lab/id_lab
-KNOWN=$REPO/.lab/cluster/known_hosts
-SSHO=(-F none -i "$KEY" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes
-  -o UserKnownHostsFile="$KNOWN" -o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR)
+. "$(dirname "${BASH_SOURCE[0]}")/peer_lib.sh"
 P=/etc/etcd/pki
-ip_of() { echo "10.77.0.$((10 + $1))"; }
-on() { local i=$1; shift; ssh "${SSHO[@]}" "kube@$(ip_of "$i")" sudo sh -c "$(printf '%q' "$*")"; }
-put() { local i=$1; shift; scp -q "${SSHO[@]}" "$@" "kube@$(ip_of "$i"):/tmp/"; }
-par() { local f=$1 i p pids=() rc=0; for ((i = 1; i <= N; i++)); do "$f" "$i" & pids+=($!); done
-  for p in "${pids[@]}"; do wait "$p" || rc=1; done; return $rc; }
 ENDPOINTS=$(for ((i = 1; i <= N; i++)); do printf 'https://%s:2379,' "$(ip_of "$i")"; done | sed 's/,$//')
 TLS="--cacert=$P/ca.crt --cert=$P/healthcheck-client.crt --key=$P/healthcheck-client.key"
 

@@ -12,6 +12,9 @@ use sha2::{Digest, Sha256};
 
 /// Where uploaded and downloaded tarballs are kept on a host.
 pub const BUNDLE_DIR: &str = "/opt/kubewiz/bundle";
+/// Where an install leaves its stamp: what the tarball and the binaries it put in place were,
+/// so a rerun does not unpack a tarball again while neither changed.
+pub const STAMP_DIR: &str = "/opt/kubewiz/installed";
 const TEMPLATE: &str = "common/install_release.sh";
 /// Uploads and unpacking of big tarballs get longer than the default minute.
 const TIMEOUT_SECS: u64 = 300;
@@ -95,12 +98,15 @@ pub fn install_steps_into(
         "" => String::new(),
         d => format!("{d}/"),
     };
+    // One stamp per tarball and set of binaries (the Kubernetes tarball gives the masters and
+    // the nodes different ones).
+    let stamp = format!("{STAMP_DIR}/{}--{}", r.tarball, r.binaries.join(","));
     let script = t.script(
         TEMPLATE,
         context! {
             name => r.name, version => r.version, source, url, tarball => remote_tarball,
             prefix, binaries => r.binaries, listing => and_list(r.binaries),
-            version_cmd => r.version_cmd, restart_units => r.restart_units, bin_dir,
+            version_cmd => r.version_cmd, restart_units => r.restart_units, bin_dir, stamp,
         },
     )?;
     steps.push(

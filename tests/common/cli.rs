@@ -144,7 +144,7 @@ pub fn reset_etcd(file: &Path) {
         None,
         "systemctl stop etcd 2>/dev/null; systemctl reset-failed etcd 2>/dev/null; \
          rm -rf /var/lib/etcd /var/lib/etcd.kubewiz-backup-* /etc/etcd /etc/systemd/system/etcd.service \
-         /run/kubewiz; systemctl daemon-reload; true",
+         /run/kubewiz /opt/kubewiz/installed/etcd-*; systemctl daemon-reload; true",
     );
 }
 
@@ -174,6 +174,7 @@ pub fn reset_network(file: &Path) {
                /etc/systemd/system/docker.service.d/flannel.conf /run/flannel \
                /usr/local/bin/flanneld /usr/local/bin/mk-docker-opts.sh /opt/cni /etc/cni \
                /opt/kubewiz/bundle/flannel-* /opt/kubewiz/bundle/cni-plugins-* /tmp/busybox.tar \
+               /opt/kubewiz/installed/flannel-* /opt/kubewiz/installed/cni-plugins-* \
                /var/lib/docker/network /var/lib/cni; \
              rmdir /etc/systemd/system/docker.service.d 2>/dev/null; \
              iptables -t nat -F; iptables -t nat -X; iptables -F; iptables -X; iptables -P FORWARD ACCEPT; \
@@ -274,7 +275,8 @@ const RESET_CONTROL_PLANE: &str =
     "for u in kube-apiserver kube-controller-manager kube-scheduler; do \
       systemctl disable --now --quiet $u 2>/dev/null; systemctl reset-failed $u 2>/dev/null; \
       rm -f /etc/systemd/system/$u.service /run/kubewiz/$u.restart; done; \
-    rm -rf /etc/kubernetes /opt/kubewiz/bundle/kubernetes-server-linux-amd64.tar.gz; \
+    rm -rf /etc/kubernetes /opt/kubewiz/bundle/kubernetes-server-linux-amd64.tar.gz \
+      /opt/kubewiz/installed/kubernetes-server-linux-amd64.tar.gz--*; \
     rm -f /usr/local/bin/kube-apiserver /usr/local/bin/kube-controller-manager \
       /usr/local/bin/kube-scheduler /usr/local/bin/kubectl; \
     systemctl daemon-reload; true";

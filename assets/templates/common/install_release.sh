@@ -20,6 +20,13 @@ for b in {{ binaries | join(" ") }}; do
 done
 {% else -%}
 tarball={{ tarball | sq }}
+# After an install, the stamp holds what the tarball and the binaries were (device, inode,
+# size, mtime; an upload or a download renames a new file in, a new install too): while they
+# are the same, nothing is unpacked again (unpacking the Kubernetes tarball takes seconds).
+stamp={{ stamp | sq }}
+ident() { stat -L -c '%d:%i:%s:%y' "$tarball"{% for b in binaries %} {{ bin_dir }}/{{ b }}{% endfor %} 2>/dev/null || true; }
+c=0
+if [ ! -f "$stamp" ] || [ "$(ident)" != "$(cat "$stamp")" ]; then
 {% if source == "mirror" -%}
 if ! tar -tzf "$tarball" >/dev/null 2>&1; then
   mkdir -p "$(dirname "$tarball")"
@@ -35,7 +42,6 @@ trap 'rm -rf "$tmp"' EXIT
 if ! out=$(tar -xzf "$tarball" -C "$tmp"{% for b in binaries %} {{ prefix }}{{ b }}{% endfor %} 2>&1); then
   echo "$tarball does not hold {{ prefix }}{{ listing }}: $out" >&2; exit 1
 fi
-c=0
 mkdir -p {{ bin_dir }}
 for b in {{ binaries | join(" ") }}; do
   if ! cmp -s "$tmp/{{ prefix }}$b" {{ bin_dir }}/$b; then
@@ -46,6 +52,10 @@ for b in {{ binaries | join(" ") }}; do
     echo "installed {{ bin_dir }}/$b"; c=1
   fi
 done
+rm -rf "$tmp"
+mkdir -p "$(dirname "$stamp")"
+ident > "$stamp"
+fi
 {% endif -%}
 {{ bin_dir }}/{{ binaries[0] }} --version 2>&1 | head -n 1
 if [ $c = 1 ]; then

@@ -3,7 +3,7 @@
 c=0
 {% for unit in units -%}
 {% set marker = restart_marker(unit) -%}
-systemctl enable --quiet {{ unit }}
+enable_unit {{ unit }}
 if ! systemctl is-active --quiet {{ unit }}; then
   systemctl reset-failed {{ unit }} 2>/dev/null || true
   systemctl start {{ unit }}

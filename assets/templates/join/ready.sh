@@ -29,7 +29,7 @@ while :; do
     systemctl is-active kubelet >&2 || true
     exit 1
   fi
-  sleep 2
+  sleep 1
 done
 echo "node {{ name }} Ready after $(( $(date +%s) - start )) s"
 # kubelet-finalize: the kubeconfig kubelet wrote after bootstrap must name the rotated pair.

@@ -47,7 +47,7 @@ while :; do
     while read -r csr user why; do echo "left pending: $csr from $user: $why" >&2; done <"$refused"
     exit 1
   fi
-  sleep 2
+  sleep 1
 done
 echo "every planned kubelet serves with its certificate:{% for n in nodes %} {{ n.name }}{% endfor %}"
 while read -r csr user why; do echo "left pending: $csr from $user: $why"; done <"$refused"

@@ -39,7 +39,7 @@ bridge_state() {
   mtu=$(docker network inspect bridge -f '{{ "{{" }}index .Options "com.docker.network.driver.mtu"{{ "}}" }}' 2>/dev/null || true)
 }
 bridge_state
-systemctl enable --quiet docker.service
+enable_unit docker.service
 if [ $c = 1 ] || ! systemctl is-active --quiet docker.service || [ "$addr" != "$FLANNEL_SUBNET" ] || [ "$mtu" != "$FLANNEL_MTU" ]; then
   echo "restarting docker (docker0 ${addr:-none} mtu ${mtu:-none}; flannel leased $FLANNEL_SUBNET mtu $FLANNEL_MTU)"
   systemctl stop docker.service docker.socket 2>/dev/null || true

@@ -2,7 +2,7 @@
 # leases taken at the same moment are missed by peers): start or restart flanneld, then wait
 # until it holds a lease and wrote {{ subnet_env }}.
 {% set marker = restart_marker(unit) -%}
-systemctl enable --quiet {{ unit }}
+enable_unit {{ unit }}
 clean_backend_leftovers() {
 {% if backend == "host-gw" -%}
   # A vxlan device from an earlier vxlan config would keep routes over the overlay.

@@ -3,7 +3,7 @@
 c=0
 for u in {{ units | join(" ") }}; do
   marker=/run/kubewiz/$u.restart
-  systemctl enable --quiet "$u"
+  enable_unit "$u"
   if ! systemctl is-active --quiet "$u"; then
     systemctl reset-failed "$u" 2>/dev/null || true
     systemctl start "$u"
