@@ -8,7 +8,7 @@
 pub mod flags;
 pub mod rbac;
 
-use super::release::{install_steps, Release};
+use super::release::{install_steps, kubernetes_server};
 use super::templates::touch_restart_marker;
 use super::{BuildCtx, Built, Health, RoleNeeds, StageDef, RETRY};
 use crate::config::{ClusterSpec, HostSpec, Role};
@@ -43,9 +43,6 @@ pub const APISERVER: &str = "kube-apiserver";
 pub const CONTROLLER_MANAGER: &str = "kube-controller-manager";
 pub const SCHEDULER: &str = "kube-scheduler";
 const UNITS: [&str; 3] = [APISERVER, CONTROLLER_MANAGER, SCHEDULER];
-/// The Kubernetes server release tarball, as Kubernetes' releases name it.
-const TARBALL: &str = "kubernetes-server-linux-amd64.tar.gz";
-const TOP_DIR: &str = "kubernetes/server/bin";
 const BINARIES: [&str; 4] = [APISERVER, CONTROLLER_MANAGER, SCHEDULER, "kubectl"];
 /// How long a master's apiserver, then its controller-manager and scheduler, get to answer.
 const WAIT_SECS: u64 = 120;
@@ -159,15 +156,7 @@ fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
     let install = install_steps(
         spec,
         t,
-        &Release {
-            name: "kubernetes",
-            version: &version,
-            tarball: TARBALL.into(),
-            top_dir: TOP_DIR.into(),
-            binaries: &BINARIES,
-            version_cmd: "kube-apiserver --version | sed 's/^Kubernetes v//'",
-            restart_units: &UNITS,
-        },
+        &kubernetes_server(&version, &BINARIES, "kube-apiserver --version | sed 's/^Kubernetes v//'", &UNITS),
     )?;
     let pki = crate::pki::master_files_available(dir);
     let files = match pki {

@@ -11,7 +11,7 @@ pub mod kubelet;
 pub mod token;
 
 use super::fix::FixDef;
-use super::release::{install_steps, Release};
+use super::release::{install_steps, kubernetes_server};
 use super::templates::touch_restart_marker;
 use super::{BuildCtx, Built, Health, RoleNeeds, StageDef, RETRY};
 use crate::config::versions::{self, Feature};
@@ -66,8 +66,6 @@ pub const KUBE_PROXY: &str = "kube-proxy";
 const UNITS: [&str; 2] = [KUBELET, KUBE_PROXY];
 /// kube-proxy's metrics (127.0.0.1), kubelet's API, kube-proxy's healthz.
 const PORTS: [u16; 3] = [10249, 10250, 10256];
-const TARBALL: &str = "kubernetes-server-linux-amd64.tar.gz";
-const TOP_DIR: &str = "kubernetes/server/bin";
 /// kubectl too: the ready step asks the API server about its own node with kubelet's
 /// credentials, and `diagnose` does the same.
 const BINARIES: [&str; 3] = [KUBELET, KUBE_PROXY, "kubectl"];
@@ -192,15 +190,7 @@ fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
     let install = install_steps(
         spec,
         t,
-        &Release {
-            name: "kubernetes",
-            version: &version,
-            tarball: TARBALL.into(),
-            top_dir: TOP_DIR.into(),
-            binaries: &BINARIES,
-            version_cmd: "kubelet --version | sed 's/^Kubernetes v//'",
-            restart_units: &UNITS,
-        },
+        &kubernetes_server(&version, &BINARIES, "kubelet --version | sed 's/^Kubernetes v//'", &UNITS),
     )?;
     let hosts = hosts(spec);
     let Some(first_master) = spec.hosts_with_role(Role::Master).into_iter().next() else {

@@ -38,6 +38,25 @@ pub struct Release<'a> {
     pub restart_units: &'a [&'a str],
 }
 
+/// The Kubernetes server release tarball, as Kubernetes' releases name it: the control plane
+/// and join stages each unpack their own binaries from it.
+pub fn kubernetes_server<'a>(
+    version: &'a str,
+    binaries: &'a [&'a str],
+    version_cmd: &'a str,
+    restart_units: &'a [&'a str],
+) -> Release<'a> {
+    Release {
+        name: "kubernetes",
+        version,
+        tarball: "kubernetes-server-linux-amd64.tar.gz".into(),
+        top_dir: "kubernetes/server/bin".into(),
+        binaries,
+        version_cmd,
+        restart_units,
+    }
+}
+
 /// Where release binaries go unless a release says otherwise.
 pub const BIN_DIR: &str = "/usr/local/bin";
 
