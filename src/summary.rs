@@ -14,7 +14,7 @@
 //! The TUI's summary screen and the headless end-of-run table both draw a `ClusterSummary`.
 
 use crate::cluster_dir::ClusterDir;
-use crate::events::{Event, OutputStream};
+use crate::events::{Diagnosis, Event, OutputStream, StepRef};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -199,10 +199,55 @@ impl SummaryLines {
     }
 }
 
-/// What a successful run ends with: the cluster as its steps reported it, and how to use it.
+/// The failure a run stopped on, for a summary of a cluster that is up but not finished (the
+/// nodes joined, an add-on did not come up): where, what the catalog made of it, the fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoppedOn {
+    pub stage: String,
+    pub step: String,
+    pub host: String,
+    /// `C3: add-on image … is neither in the bundle nor pullable`, or the step's own message
+    /// when the catalog had no entry for it.
+    pub cause: String,
+    /// The catalog's fix; None when it had none.
+    pub fix: Option<String>,
+}
+
+impl StoppedOn {
+    pub fn new(at: &StepRef, message: &str, diagnosis: Option<&Diagnosis>) -> StoppedOn {
+        let known = diagnosis.and_then(|d| d.id.as_ref().map(|id| (id, d)));
+        StoppedOn {
+            stage: at.stage.clone(),
+            step: at.step.clone(),
+            host: at.host.clone(),
+            cause: match known {
+                Some((id, d)) => format!("{id}: {}", d.title),
+                None => message.to_string(),
+            },
+            fix: known.map(|(_, d)| d.fix.clone()),
+        }
+    }
+
+    /// `addons/coredns-wait on node1`
+    pub fn place(&self) -> String {
+        format!("{}/{} on {}", self.stage, self.step, self.host)
+    }
+}
+
+/// Whether a run that stopped on a failure still gets a summary: only when it got as far as
+/// reporting nodes, i.e. there is a cluster to describe (a run that failed in preflight has
+/// nothing to show but its failure).
+pub fn summary_after_failure(lines: &SummaryLines) -> bool {
+    !lines.nodes.is_empty()
+}
+
+/// What a run ends with: the cluster as its steps reported it, how to use it, and the failure
+/// it stopped on when it did not finish.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClusterSummary {
     pub cluster: String,
+    /// None for a run that finished; else the first failure (see [`summary_after_failure`]).
+    pub stopped_on: Option<StoppedOn>,
     /// As the join stage reported them; empty when no step of the run did.
     pub nodes: Vec<NodeRow>,
     /// As the control plane and add-ons reported them; empty when no step of the run did.
@@ -244,12 +289,19 @@ impl ClusterSummary {
         };
         ClusterSummary {
             cluster: cluster.into(),
+            stopped_on: None,
             nodes: lines.nodes.clone(),
             components: lines.components.clone(),
             kubeconfig,
             log_file: log_file.map(Path::to_path_buf),
             next_commands,
         }
+    }
+
+    /// The summary of a run that stopped on `failure`.
+    pub fn stopped(mut self, failure: StoppedOn) -> ClusterSummary {
+        self.stopped_on = Some(failure);
+        self
     }
 
     /// Why there is no node table, said without guessing more than the run knows.
@@ -430,5 +482,45 @@ mod tests {
             ]
         );
         assert_eq!(s.component_widths(), (5, 14));
+    }
+
+    fn diagnosis(id: Option<&str>) -> Diagnosis {
+        Diagnosis {
+            id: id.map(String::from),
+            title: "add-on image x:1 is neither in the bundle nor pullable".into(),
+            cause: "c".into(),
+            evidence: vec![],
+            fix: "put x:1 in the bundle".into(),
+            manual_commands: vec![],
+            auto_fix: None,
+        }
+    }
+
+    #[test]
+    fn a_stopped_run_names_the_step_the_catalog_entry_and_its_fix() {
+        let at = StepRef::new("addons", "coredns-wait", "node1");
+        let known = StoppedOn::new(&at, "exited with status 1", Some(&diagnosis(Some("C3"))));
+        assert_eq!(known.place(), "addons/coredns-wait on node1");
+        assert_eq!(
+            known.cause,
+            "C3: add-on image x:1 is neither in the bundle nor pullable"
+        );
+        assert_eq!(known.fix.as_deref(), Some("put x:1 in the bundle"));
+        // Without a catalog entry the step's own message is all there is, and no fix is made up.
+        let unknown = StoppedOn::new(&at, "exited with status 1", Some(&diagnosis(None)));
+        assert_eq!(
+            (unknown.cause.as_str(), unknown.fix),
+            ("exited with status 1", None)
+        );
+
+        let mut lines = SummaryLines::default();
+        assert!(
+            !summary_after_failure(&lines),
+            "nothing joined: no cluster to describe"
+        );
+        lines.add_line(NODE1);
+        assert!(summary_after_failure(&lines));
+        let s = ClusterSummary::new("lab", &lines, Path::new("c.yaml"), None).stopped(known);
+        assert_eq!(s.stopped_on.unwrap().host, "node1");
     }
 }

@@ -1,5 +1,5 @@
 //! The join stage end to end on the lab, through the real binary and the real Kubernetes 1.20.2
-//! binaries of the bundle, from reset machines: `kubewiz apply` of the whole plan → every node
+//! binaries of the bundle, from reset machines: `kubewiz apply` of every stage up to join → every node
 //! Ready, busybox pods on node2 and node3 ping each other across flannel, a ClusterIP Service
 //! answers a pod on another node and node1 itself, `kubectl logs` works (the kubelets' serving
 //! certificates were approved by kubewiz), the node table says Ready; a rerun changes nothing
@@ -23,9 +23,14 @@ const HOSTS: [&str; 3] = ["node1", "node2", "node3"];
 const KUBECTL: &str =
     "/usr/local/bin/kubectl --kubeconfig=/etc/kubernetes/admin.conf --request-timeout=20s";
 
+/// Every stage up to join. The addons stage after it ends on this air-gapped lab in the
+/// CoreDNS image diagnosis (C3), which tests/addons_lab.rs proves; here it would only hide
+/// whether join itself went well.
+const UP_TO_JOIN: &str = "preflight,prep,etcd,runtime,network,control_plane,join";
+
 fn apply(file: &Path) -> Vec<Value> {
     let t = Instant::now();
-    let (code, events) = apply_json(file, &[]);
+    let (code, events) = apply_json(file, &["--only-stages", UP_TO_JOIN]);
     eprintln!("apply took {:.1} s", t.elapsed().as_secs_f64());
     assert_eq!(
         code,

@@ -1102,6 +1102,17 @@ fn summary_output(stage: &str, step: &str, host: &str) -> Vec<String> {
 /// printed where the steps print them; stop (mid-run) at `stop_at` (stage, step) when given,
 /// with node1 running it and node2 waiting for its serial turn.
 fn run_install(app: &mut App, stages: &[StageSummary], stop_at: Option<(&str, &str)>) {
+    run_install_to(app, stages, stop_at, None)
+}
+
+/// [`run_install`], and when `fail_at` (stage, step) is given, that step fails on node1 with
+/// `diagnosis`: the run ends there, as a failed run.
+fn run_install_to(
+    app: &mut App,
+    stages: &[StageSummary],
+    stop_at: Option<(&str, &str)>,
+    fail_at: Option<((&str, &str), Diagnosis)>,
+) {
     app.set_now(0);
     app.on_engine(Event::PlanStarted {
         cluster: "lab".into(),
@@ -1124,6 +1135,33 @@ fn run_install(app: &mut App, stages: &[StageSummary], stop_at: Option<(&str, &s
                 });
                 app.set_now(t + 700);
                 return;
+            }
+            if let Some(((stage, name), diagnosis)) = &fail_at {
+                if (st.name.as_str(), step.name.as_str()) == (*stage, *name) {
+                    app.on_engine(started(stage, name, "node1"));
+                    let failed = StepOutcome::Failed {
+                        exit_status: Some(1),
+                        message: "exited with status 1".into(),
+                        last_lines: vec!["exited with status 1".into()],
+                    };
+                    app.on_engine(finished(stage, name, "node1", failed, 90));
+                    app.on_engine(Event::Diagnosis {
+                        at: StepRef::new(stage, name, "node1"),
+                        diagnosis: diagnosis.clone(),
+                    });
+                    app.on_engine(Event::PlanFinished {
+                        ok: false,
+                        interrupted: false,
+                        counts: Counts::default(),
+                        duration_ms: t + 500,
+                    });
+                    app.on_msg(kubewiz::tui::Msg::RunEnded {
+                        kind: kubewiz::tui::dashboard::RunKind::Full,
+                        result: Ok(false),
+                    });
+                    app.set_now(t + 1000);
+                    return;
+                }
             }
             for host in &step.hosts {
                 t += 100;
@@ -1240,12 +1278,48 @@ fn the_summary_screen_after_a_whole_install() {
         "{footer}"
     );
     app.on_key(key(KeyCode::Char('?')));
-    assert!(render(&mut app, W, H).contains("the cluster summary, after a successful run"));
+    assert!(render(&mut app, W, H).contains("the cluster summary, once nodes joined"));
     app.on_key(key(KeyCode::Esc));
     app.on_key(key(KeyCode::Char('s')));
     assert!(render(&mut app, W, H).contains("Nodes: 3 of 3 Ready"));
     app.on_key(key(KeyCode::Esc));
     assert!(!render(&mut app, W, H).contains("Nodes: 3 of 3 Ready"));
+}
+
+/// The air-gapped end of a whole install: every node joined, then CoreDNS's image could not be
+/// had (C3). The troubleshooting pane comes first; `s` shows the cluster that is up, headed by
+/// the failure and its fix.
+#[test]
+fn the_summary_after_a_run_that_stopped_on_an_add_on() {
+    let stages = install_stages();
+    let mut app = install_app(&stages);
+    let c3 = Diagnosis {
+        id: Some("C3".into()),
+        title: "add-on image coredns:1.7.0 is neither in the bundle nor pullable".into(),
+        cause: "the nodes cannot pull it".into(),
+        evidence: vec![],
+        fix: "put coredns:1.7.0 as a docker-save tarball in the bundle's images/ and apply again"
+            .into(),
+        manual_commands: vec![],
+        auto_fix: None,
+    };
+    run_install_to(&mut app, &stages, None, Some((("addons", "coredns"), c3)));
+    let screen = render(&mut app, W, H);
+    assert!(
+        !screen.contains("Nodes: 3 of 3 Ready"),
+        "the failure first:\n{screen}"
+    );
+    app.on_key(key(KeyCode::Esc));
+    app.on_key(key(KeyCode::Char('s')));
+    let screen = render(&mut app, W, H);
+    insta::assert_snapshot!("summary_stopped", screen);
+    assert!(screen.contains("The run stopped on a failure"), "{screen}");
+    assert!(screen.contains("addons/coredns on node1"), "{screen}");
+    assert!(
+        screen.contains("C3: add-on image coredns:1.7.0"),
+        "{screen}"
+    );
+    assert!(screen.contains("Nodes: 3 of 3 Ready"), "{screen}");
 }
 
 /// A partial plan (`--only-stages prep,etcd`): the summary says what it has, nothing invented.
@@ -1264,11 +1338,12 @@ fn the_summary_of_a_partial_run_invents_nothing() {
         assert!(screen.contains(said), "{said}:\n{screen}");
     }
     assert!(!screen.contains("kubectl --kubeconfig"), "{screen}");
-    // No summary while the run goes, or after a failed one.
+    // No summary while the run goes, or after one that failed before any node joined.
     let mut app = dashboard_app();
     prep_events(&mut app, false);
     app.on_key(key(KeyCode::Char('s')));
-    assert!(render(&mut app, W, H).contains("the summary comes at the end of a successful run"));
+    assert!(render(&mut app, W, H)
+        .contains("the summary comes at the end of a run that joined the nodes"));
     let mut app = dashboard_app();
     failure_events(&mut app, true);
     app.on_msg(kubewiz::tui::Msg::RunEnded {

@@ -5,9 +5,11 @@ use super::run::{ctrl_c, pool, run_plan, Run};
 use super::{ConnectArgs, FileArg};
 use crate::cluster_dir::ClusterDir;
 use crate::deploy::{self, FixContext, FixNote, FixOffer, Narrowing, Request, MAX_FIX_ROUNDS};
+use crate::engine::RunSummary;
+use crate::events::StepOutcome;
 use crate::output::{self, PlainPrinter};
 use crate::stages;
-use crate::summary::{ClusterSummary, SummaryLines};
+use crate::summary::{summary_after_failure, ClusterSummary, StoppedOn, SummaryLines};
 use anyhow::{bail, Result};
 use clap::Args;
 use std::io::IsTerminal;
@@ -121,10 +123,16 @@ pub async fn run(args: ApplyArgs) -> Result<ExitCode> {
     }
     pool.close_all().await;
     let summary = summary.expect("at least one round ran");
-    if summary.ok && !summary.interrupted {
+    // A run that stopped on a failure after the nodes joined still has a cluster to describe.
+    let stopped_on = (!summary.ok).then(|| first_failure(&summary)).flatten();
+    let describe = summary.ok || (stopped_on.is_some() && summary_after_failure(&lines));
+    if describe && !summary.interrupted {
         let file = std::path::absolute(&args.file.file)?;
         let log_file = std::path::absolute(&log.file)?;
-        let end = ClusterSummary::new(&request.spec.name, &lines, &file, Some(&log_file));
+        let mut end = ClusterSummary::new(&request.spec.name, &lines, &file, Some(&log_file));
+        if let Some(failure) = stopped_on {
+            end = end.stopped(failure);
+        }
         let printer = PlainPrinter::new(super::use_color(), true);
         output::write_summary(
             &mut std::io::stdout().lock(),
@@ -135,6 +143,17 @@ pub async fn run(args: ApplyArgs) -> Result<ExitCode> {
     }
     eprintln!("kubewiz: log in {}", log.file.display());
     Ok(super::run_exit_code(&summary))
+}
+
+/// The first step the run failed, with the catalog's diagnosis of it.
+fn first_failure(s: &RunSummary) -> Option<StoppedOn> {
+    s.outcomes.iter().find_map(|(at, outcome)| match outcome {
+        StepOutcome::Failed { message, .. } => {
+            let diagnosis = s.diagnoses.iter().find(|(d, _)| d == at).map(|(_, d)| d);
+            Some(StoppedOn::new(at, message, diagnosis))
+        }
+        _ => None,
+    })
 }
 
 /// Consent to a destructive fix: `--yes`, else typed on the terminal.

@@ -258,6 +258,13 @@ impl PlainPrinter {
             "{}",
             self.paint(BOLD, &format!("== cluster {}", s.cluster))
         )?;
+        if let Some(f) = &s.stopped_on {
+            let head = format!("the run stopped on a failure: {} — {}", f.place(), f.cause);
+            writeln!(out, "{}", self.paint(RED, &head))?;
+            if let Some(fix) = &f.fix {
+                writeln!(out, "  fix: {fix}")?;
+            }
+        }
         writeln!(out, "nodes:")?;
         if s.nodes.is_empty() {
             writeln!(out, "  {}", self.paint(DIM, ClusterSummary::NO_NODES))?;
@@ -370,6 +377,20 @@ mod tests {
              kubectl --kubeconfig /c/lab/kubeconfigs/admin.conf get pods -A\n  \
              kubewiz kubeconfig -f /c/lab/cluster.yaml --merge\n\
              log: /c/lab/logs/kubewiz-apply.log\n"
+        );
+
+        // A run that stopped after the nodes joined: the failure heads the summary.
+        let at = crate::events::StepRef::new("addons", "coredns-wait", "node1");
+        let stopped = crate::summary::StoppedOn::new(&at, "exited with status 1", None);
+        let s = ClusterSummary::new("lab", &lines, Path::new("c.yaml"), None).stopped(stopped);
+        let mut buf = vec![];
+        p.write_summary(&mut buf, &s).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        assert!(
+            text.starts_with(
+                "== cluster lab\nthe run stopped on a failure: addons/coredns-wait on node1 — exited with status 1\nnodes:\n"
+            ),
+            "{text}"
         );
 
         // A partial run (prep only): nothing invented.

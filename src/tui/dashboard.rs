@@ -11,7 +11,7 @@ use super::theme::Theme;
 use crate::events::{
     Counts, Diagnosis, Event, OutputStream, SkipReason, StageSummary, StepOutcome, StepRef,
 };
-use crate::summary::{ClusterSummary, SummaryLines};
+use crate::summary::{ClusterSummary, StoppedOn, SummaryLines};
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -308,6 +308,26 @@ impl Dashboard {
             self.log_file.as_deref(),
         ));
         self.show_summary = true;
+    }
+
+    /// A full run stopped on a failure after the nodes joined: the summary is there behind `s`
+    /// (with the failure at its head), while the troubleshooting pane stays in front.
+    pub fn finish_stopped(&mut self, cluster_file: &std::path::Path) {
+        let interrupted = self.end.as_ref().is_none_or(|e| e.interrupted);
+        let Some(first) = self.failures.first() else {
+            return;
+        };
+        if interrupted || !crate::summary::summary_after_failure(&self.summary_lines) {
+            return;
+        }
+        let stopped = StoppedOn::new(&first.at, &first.message, first.diagnosis.as_ref());
+        let summary = ClusterSummary::new(
+            &self.cluster,
+            &self.summary_lines,
+            cluster_file,
+            self.log_file.as_deref(),
+        );
+        self.summary = Some(summary.stopped(stopped));
     }
 
     fn idx(&self, stage: &str, step: &str, host: &str) -> Option<(usize, usize, usize)> {
@@ -1356,7 +1376,7 @@ impl Dashboard {
             DashAction::Summary => {
                 self.notice = Some((
                     false,
-                    "the summary comes at the end of a successful run".into(),
+                    "the summary comes at the end of a run that joined the nodes".into(),
                 ))
             }
             DashAction::ClearQuery => self.query = None,
@@ -1489,7 +1509,7 @@ pub const DASH_KEYS: Keymap<DashAction> = Keymap {
             keys: &[(ch('s'), DashAction::Summary)],
             label: "s",
             footer: Some("summary"),
-            help: "the cluster summary, after a successful run",
+            help: "the cluster summary, once nodes joined",
         },
         Binding {
             keys: &[(ch('w'), DashAction::Wizard)],

@@ -326,10 +326,14 @@ impl App {
                             // The step works now: continue the whole plan (the journal skips
                             // what is done).
                             self.start_full_run();
-                        } else if ok {
+                        } else {
                             let file = self.wizard.file.clone();
                             if let Some(d) = &mut self.dash {
-                                d.finish_with_summary(&file);
+                                if ok {
+                                    d.finish_with_summary(&file);
+                                } else {
+                                    d.finish_stopped(&file);
+                                }
                             }
                         }
                     }

@@ -1,10 +1,11 @@
-//! The summary screen at the end of a successful run: the node table, the components' health,
+//! The summary screen at the end of a run that joined the nodes (headed by the failure it
+//! stopped on, if it did): the node table, the components' health,
 //! where the admin kubeconfig is, the first commands to try and the log file. Drawn from a
 //! [`ClusterSummary`]; what the run did not report is said, not made up.
 
 use super::keymap::{ch, key, Binding, Keymap};
 use super::theme::Theme;
-use crate::summary::{ClusterSummary, NODE_COLUMNS};
+use crate::summary::{ClusterSummary, StoppedOn, NODE_COLUMNS};
 use crossterm::event::KeyCode;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -64,6 +65,15 @@ fn block<'a>(title: String, theme: &Theme) -> Block<'a> {
 pub fn draw(s: &ClusterSummary, f: &mut Frame, area: Rect, theme: &Theme) {
     // A table's rows, or one line saying why there is none.
     let rows_height = |n: usize| if n == 0 { 3 } else { n as u16 + 3 };
+    let area = match &s.stopped_on {
+        Some(stopped) => {
+            let [head, rest] =
+                Layout::vertical([Constraint::Length(5), Constraint::Min(0)]).areas(area);
+            draw_stopped(stopped, f, head, theme);
+            rest
+        }
+        None => area,
+    };
     let [nodes_a, comps_a, use_a] = Layout::vertical([
         Constraint::Length(rows_height(s.nodes.len())),
         Constraint::Length(rows_height(s.components.len())),
@@ -73,6 +83,37 @@ pub fn draw(s: &ClusterSummary, f: &mut Frame, area: Rect, theme: &Theme) {
     draw_nodes(s, f, nodes_a, theme);
     draw_components(s, f, comps_a, theme);
     draw_usage(s, f, use_a, theme);
+}
+
+/// The failure the run stopped on: the cluster below is up, but not everything is.
+fn draw_stopped(stopped: &StoppedOn, f: &mut Frame, area: Rect, theme: &Theme) {
+    let label = |t: &str| Span::styled(format!("{t:<6}"), theme.title());
+    let mut lines = vec![Line::from(vec![label("at"), Span::raw(stopped.place())])];
+    lines.push(Line::from(vec![
+        label("cause"),
+        Span::styled(stopped.cause.clone(), theme.err()),
+    ]));
+    lines.push(Line::from(vec![
+        label("fix"),
+        match &stopped.fix {
+            Some(fix) => Span::raw(fix.clone()),
+            None => Span::styled(
+                "none in the catalog: see the dashboard's failure pane",
+                theme.dim(),
+            ),
+        },
+    ]));
+    let title = " The run stopped on a failure ";
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.err())
+        .title(Span::styled(title, theme.err()));
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        area,
+    );
 }
 
 fn draw_nodes(s: &ClusterSummary, f: &mut Frame, area: Rect, theme: &Theme) {
