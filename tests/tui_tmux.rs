@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::tmux::Tmux;
+use common::tmux::{stopped_on_air_gapped_coredns, Tmux};
 
 use std::time::Duration;
 
@@ -69,13 +69,6 @@ fn prep_done(screen: &str) -> bool {
     screen
         .lines()
         .any(|l| l.contains("✓ prep") && l.contains("done") && l.contains("24/24"))
-}
-
-/// On this air-gapped lab a whole install ends in the addons stage: every node joined, then
-/// CoreDNS's image is neither in the bundle nor pullable (C3). The dashboard says the run
-/// stopped, at CoreDNS's wait (the summary then names the step the run stopped on).
-fn stopped_on_coredns_only(screen: &str) -> bool {
-    screen.contains("stopped on a failure") && screen.contains("coredns-wait")
 }
 
 /// The end of a whole install: the summary screen (shown at once after a successful run, behind
@@ -231,13 +224,12 @@ fn wizard_deploys_the_lab_and_troubleshoots_a_failure() {
     });
     if done.contains("stopped on a failure") {
         assert!(
-            done.contains("C3") && done.contains("neither in the bundle nor pullable"),
+            stopped_on_air_gapped_coredns(&done),
             "the only failure the air-gapped lab allows is CoreDNS's image (C3):\n{done}"
         );
         // Close the troubleshooting pane to see the stages.
         tmux.keys(&["Escape"]);
         done = tmux.wait("the pane to close", t, |s| !s.contains("Esc close"));
-        assert!(stopped_on_coredns_only(&done), "{done}");
     }
     let done = summary_then_dashboard(&tmux, done);
     assert!(prep_done(&done), "prep succeeded on all hosts:\n{done}");
@@ -277,10 +269,9 @@ fn wizard_deploys_the_lab_and_troubleshoots_a_failure() {
             && (s.contains("deployment finished") || s.contains("stopped on a failure"))
     });
     let end = if end.contains("stopped on a failure") {
+        assert!(stopped_on_air_gapped_coredns(&end), "{end}");
         tmux.keys(&["Escape"]);
-        let end = tmux.wait("the pane to close", t, |s| !s.contains("Esc close"));
-        assert!(stopped_on_coredns_only(&end), "{end}");
-        end
+        tmux.wait("the pane to close", t, |s| !s.contains("Esc close"))
     } else {
         end
     };

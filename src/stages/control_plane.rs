@@ -278,8 +278,9 @@ fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
         description: format!(
             "Kubernetes {version} control plane on {}: kube-apiserver, \
              kube-controller-manager, kube-scheduler as systemd units (kubeadm's certs, \
-             kubeconfig, control-plane and wait-control-plane phases); RBAC for kubelets and \
-             node bootstrap",
+             kubeconfig, control-plane and wait-control-plane phases; upload-certs has no \
+             counterpart: each master gets its certificates from the cluster directory); RBAC \
+             for kubelets and node bootstrap",
             match masters.len() {
                 1 => "1 master".to_string(),
                 n => format!("{n} masters"),

@@ -231,7 +231,8 @@ fn build(ctx: &BuildCtx<'_>) -> Result<Built> {
     }
     Ok(Built {
         description: format!(
-            "etcd {version} cluster of {} members with TLS",
+            "etcd {version} cluster of {} members with TLS (kubeadm's etcd phase, as an external \
+             cluster)",
             members.len()
         ),
         hosts,

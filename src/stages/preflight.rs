@@ -11,7 +11,7 @@ use minijinja::context;
 
 pub const STAGE: StageDef = StageDef {
     name: "preflight",
-    description: "read-only checks before anything changes a host",
+    description: "read-only checks before anything changes a host (kubeadm's preflight phase)",
     units: &[],
     build,
     needs: &[],

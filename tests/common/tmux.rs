@@ -118,3 +118,13 @@ impl Drop for Tmux {
             .status();
     }
 }
+
+/// The troubleshooting pane of the lab's air-gapped end: a whole install on the lab gets every
+/// node Ready, then stops in the addons stage because CoreDNS's image is neither in the bundle
+/// nor pullable (catalog entry C3; no registry is reachable from the lab).
+pub fn stopped_on_air_gapped_coredns(screen: &str) -> bool {
+    screen.contains("stopped on a failure")
+        && screen.contains("addons/coredns-wait failed on node1")
+        && screen.contains("C3")
+        && screen.contains("neither in the bundle nor pullable")
+}
