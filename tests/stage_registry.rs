@@ -185,8 +185,9 @@ entries:
     assert!(stages::fix("poke-throwaway").is_none());
 }
 
-/// Every file under assets/templates is rendered by some stage's build, for one sample cluster
-/// with its binaries from each source (a bundle, a mirror, already installed) and each runtime.
+/// Every file under assets/templates is rendered by some stage's build (or, for a fix's own
+/// script, by that fix), for one sample cluster with its binaries from each source (a bundle,
+/// a mirror, already installed) and each runtime.
 #[test]
 fn every_embedded_template_is_rendered_by_some_stage() {
     let tmp = tempfile::tempdir().unwrap();
@@ -226,6 +227,10 @@ fn every_embedded_template_is_rendered_by_some_stage() {
             "{install}"
         );
     }
+    // Templates only a fix renders (it runs on live hosts): rendered the way the fix does.
+    let approve =
+        stages::join::fixes::approve_client_csrs_script(&t, &spec, "kubectl", "abcdef").unwrap();
+    assert!(approve.contains("system:bootstrap:abcdef"), "{approve}");
     let rendered = t.rendered();
     for (name, _) in stages::templates::EMBEDDED {
         assert!(

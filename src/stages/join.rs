@@ -6,7 +6,7 @@
 //! `kubelet-finalize` phases, as a binary install.
 
 pub mod csr;
-mod fixes;
+pub mod fixes;
 pub mod kubelet;
 pub mod token;
 

@@ -5,7 +5,7 @@
 use super::{
     admin_kubectl, token, BOOTSTRAP_KUBECONFIG, CA_FILE, KUBELET_KUBECONFIG, TOKEN_MANIFEST,
 };
-use crate::config::Role;
+use crate::config::{ClusterSpec, Role};
 use crate::stages::fix::{hosts_with, run_script, upload, Emit, FixContext};
 use crate::stages::runtime::CGROUP_DRIVER_RECORD;
 use crate::stages::Templates;
@@ -55,17 +55,7 @@ pub async fn bind_node_bootstrappers(ctx: &FixContext<'_>, emit: &mut Emit<'_>) 
     let Some(tk) = token::load(ctx.dir)? else {
         return Ok(());
     };
-    let nodes: Vec<String> = ctx
-        .spec
-        .hosts
-        .iter()
-        .filter(|h| h.roles.contains(&Role::Master) || h.roles.contains(&Role::Node))
-        .map(|h| h.name.clone())
-        .collect();
-    let approve = t.script(
-        "join/approve_client_csrs.sh",
-        context! { kubectl, user => format!("system:bootstrap:{}", tk.id), nodes },
-    )?;
+    let approve = approve_client_csrs_script(&t, ctx.spec, &kubectl, &tk.id)?;
     run_on(ctx, &master, &approve, emit).await?;
     // Serving CSRs as the serving-csrs step approves them (planned nodes asking for their own
     // name and address only); a narrowed retry may not have that step. Kubelets that are not
@@ -75,6 +65,26 @@ pub async fn bind_node_bootstrappers(ctx: &FixContext<'_>, emit: &mut Emit<'_>) 
         emit(format!("{master}: some kubelets do not serve yet; the retried stage waits for them"));
     }
     Ok(())
+}
+
+/// The script that approves the pending client CSRs made with bootstrap token `token_id` for
+/// the cluster's planned nodes (masters and nodes), run by `kubectl` on the first master.
+pub fn approve_client_csrs_script(
+    t: &Templates,
+    spec: &ClusterSpec,
+    kubectl: &str,
+    token_id: &str,
+) -> Result<String> {
+    let nodes: Vec<String> = spec
+        .hosts
+        .iter()
+        .filter(|h| h.roles.contains(&Role::Master) || h.roles.contains(&Role::Node))
+        .map(|h| h.name.clone())
+        .collect();
+    t.script(
+        "join/approve_client_csrs.sh",
+        context! { kubectl, user => format!("system:bootstrap:{token_id}"), nodes },
+    )
 }
 
 /// K2: a new bootstrap token in the cluster directory, its Secret uploaded to the first master
