@@ -1149,18 +1149,7 @@ fn run_install_to(
                         at: StepRef::new(stage, name, "node1"),
                         diagnosis: diagnosis.clone(),
                     });
-                    app.on_engine(Event::PlanFinished {
-                        ok: false,
-                        interrupted: false,
-                        counts: Counts::default(),
-                        duration_ms: t + 500,
-                    });
-                    app.on_msg(kubewiz::tui::Msg::RunEnded {
-                        kind: kubewiz::tui::dashboard::RunKind::Full,
-                        result: Ok(false),
-                    });
-                    app.set_now(t + 1000);
-                    return;
+                    return end_full_run(app, false, t);
                 }
             }
             for host in &step.hosts {
@@ -1186,15 +1175,20 @@ fn run_install_to(
             duration_ms: 1000,
         });
     }
+    end_full_run(app, true, t);
+}
+
+/// The end of a full run at time `t`: the plan finished (`ok` or not), the run over.
+fn end_full_run(app: &mut App, ok: bool, t: u64) {
     app.on_engine(Event::PlanFinished {
-        ok: true,
+        ok,
         interrupted: false,
         counts: Counts::default(),
         duration_ms: t + 500,
     });
     app.on_msg(kubewiz::tui::Msg::RunEnded {
         kind: kubewiz::tui::dashboard::RunKind::Full,
-        result: Ok(true),
+        result: Ok(ok),
     });
     app.set_now(t + 1000);
 }
