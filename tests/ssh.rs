@@ -783,6 +783,54 @@ async fn upload_with_sudo_applies_mode_and_owner() {
     sh(&conn, "rm -rf /etc/kubewiz-test/owned; rmdir /tmp/kubewiz-test /etc/kubewiz-test 2>/dev/null; true", true).await;
 }
 
+/// A big file's check is answered from its digest record while the file is the one recorded,
+/// and never once the file changed, even in place with the same size.
+#[tokio::test]
+#[ignore = "needs the lab (KUBEWIZ_LAB)"]
+async fn upload_digest_record_never_hides_a_change() {
+    let Some(lab) = lab() else { return };
+    let conn = lab.connect(1, "kube").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = common::random_file(dir.path(), "tarball.bin", 4 * 1024 * 1024);
+    let local = common::sha256_file(&file);
+    let path = "/opt/kubewiz-test/record/tarball.bin";
+    sh(&conn, "rm -rf /opt/kubewiz-test/record", true).await;
+    let req = UploadRequest {
+        source: UploadSource::File(file.clone()),
+        remote_path: path.into(),
+        mode: 0o644,
+        owner: None,
+        sudo: true,
+    };
+    assert!(conn.upload(&req).await.unwrap().changed);
+    // The upload left a record naming the file's sha256.
+    let recorded = sh(
+        &conn,
+        "grep -rlx -- \"$(sha256sum /opt/kubewiz-test/record/tarball.bin | cut -d' ' -f1)\" /var/lib/kubewiz/upload-digests | wc -l",
+        true,
+    )
+    .await;
+    assert_eq!(recorded, "1", "one record holds the uploaded file's sha256");
+    assert!(!conn.upload(&req).await.unwrap().changed, "same file again");
+
+    // One byte changed in place: same size, same inode; the record must not answer for it.
+    sh(
+        &conn,
+        &format!("printf 'X' | dd of={path} bs=1 seek=1000 conv=notrunc status=none"),
+        true,
+    )
+    .await;
+    let up = conn.upload(&req).await.unwrap();
+    assert!(up.changed, "a file changed in place is sent again");
+    let remote = sh(&conn, &format!("sha256sum {path} | cut -d' ' -f1"), true).await;
+    assert_eq!(remote, local);
+
+    // Only its times touched: hashed again (the record is stale), found equal, nothing sent.
+    sh(&conn, &format!("touch {path}"), true).await;
+    assert!(!conn.upload(&req).await.unwrap().changed, "touched only");
+    sh(&conn, "rm -rf /opt/kubewiz-test; true", true).await;
+}
+
 #[tokio::test]
 #[ignore = "needs the lab (KUBEWIZ_LAB)"]
 async fn upload_as_ops_with_sudo_password() {

@@ -175,6 +175,66 @@ fn state_matches(state: &RemoteState, sha256: &str, mode: u32, owner: Option<&st
     true
 }
 
+/// Files at least this big get a digest record on the host, so that checking them again costs a
+/// `stat` instead of reading the whole file (the release tarballs: 116 MiB for Kubernetes, on
+/// every host, in two stages of every run).
+const RECORD_MIN_BYTES: u64 = 1 << 20;
+/// Where the records live: one small file per uploaded path, named by the path's hash.
+const RECORD_DIR: &str = "/var/lib/kubewiz/upload-digests";
+
+/// The record of a remote file's sha256, keyed by what any change to the file changes (size,
+/// inode, ctime with nanoseconds: a write, a rename over it, a chmod or a `touch` each give a
+/// new ctime, and ctime cannot be set back by a user). This is rsync's quick check, made
+/// stricter by using ctime. Writing it is best effort: a login user who cannot write
+/// [`RECORD_DIR`] just gets the hash computed every time.
+struct DigestRecord {
+    /// `None` for small files (hashing them is cheaper than the bookkeeping).
+    record_path: Option<String>,
+}
+
+impl DigestRecord {
+    fn for_file(dest: &str, size: u64) -> Self {
+        let record_path = (size >= RECORD_MIN_BYTES).then(|| {
+            let key = hex::encode(&Sha256::digest(dest.as_bytes())[..16]);
+            format!("{RECORD_DIR}/{key}")
+        });
+        DigestRecord { record_path }
+    }
+
+    /// Shell setting `h` to the sha256 of the file at `qdest` (first on the line): from the
+    /// record when the file is still the one recorded, else by reading it (and recording it).
+    fn hash_command(&self, qdest: &str) -> String {
+        let hash = format!("h=$({SHA256} < {qdest}) || exit 1");
+        match &self.record_path {
+            None => hash,
+            Some(r) => format!(
+                "id=$(stat -c '%s %i %z' -- {qdest}) && if [ -f {r} ] && {{ read -r a; read -r b; }} < {r} && [ \"$a\" = \"$id\" ] && [ -n \"$b\" ]; then h=$b; else {hash}; {store}; fi",
+                store = self.store_command(qdest),
+            ),
+        }
+    }
+
+    /// Shell setting `h` by reading the file at `qdest` (always: it verifies what was just
+    /// written), then recording it.
+    fn verify_command(&self, qdest: &str) -> String {
+        let hash = format!("h=$({SHA256} < {qdest})");
+        match &self.record_path {
+            None => hash,
+            Some(_) => format!("{hash} && {{ {}; }}", self.store_command(qdest)),
+        }
+    }
+
+    /// Shell writing the record of `h` for the file at `qdest` as it is now; never fails.
+    fn store_command(&self, qdest: &str) -> String {
+        let Some(r) = &self.record_path else {
+            return "true".to_owned();
+        };
+        format!(
+            "{{ id=$(stat -c '%s %i %z' -- {qdest}) && mkdir -p {RECORD_DIR} && printf '%s\\n%s\\n' \"$id\" \"${{h%% *}}\" > {r}.tmp && mv -f {r}.tmp {r}; }} 2>/dev/null || true"
+        )
+    }
+}
+
 fn parent_dir(path: &str) -> &str {
     match path.rfind('/') {
         Some(0) => "/",
@@ -218,9 +278,11 @@ pub(crate) async fn upload(
     let source = req.source.clone();
     let mut digest_task = Some(tokio::task::spawn_blocking(move || local_digest(&source)));
     let qdest = quote(dest);
+    let record = DigestRecord::for_file(dest, local_size);
     let check = format!(
-        "mkdir -p -- {dir} && if [ -f {qdest} ]; then set -- $(stat -c '%s %a %U %G %u %g' -- {qdest}) && if [ \"$1\" = {local_size} ]; then h=$({SHA256} < {qdest}) || exit 1; else h=-; fi && echo \"kubewiz-state ${{h%% *}} $2 $3 $4 $5 $6\"; fi",
+        "mkdir -p -- {dir} && if [ -f {qdest} ]; then set -- $(stat -c '%s %a %U %G %u %g' -- {qdest}) && if [ \"$1\" = {local_size} ]; then {hash}; else h=-; fi && echo \"kubewiz-state ${{h%% *}} $2 $3 $4 $5 $6\"; fi",
         dir = quote(parent_dir(dest)),
+        hash = record.hash_command(&qdest),
     );
     let cap = conn.capture(&check, req.sudo, Stdin::Empty).await?;
     if !cap.outcome.success() {
@@ -334,7 +396,8 @@ pub(crate) async fn upload(
             install.push_str(&format!(" -g {}", quote(g)));
         }
         format!(
-            "{install} -- {src} {staged} && mv -f -- {staged} {qdest}; rc=$?; rm -rf -- {dir}; [ $rc -eq 0 ] || {{ rm -f -- {staged}; exit $rc; }}; h=$({SHA256} < {qdest}) && echo \"kubewiz-sha256 ${{h%% *}}\"",
+            "{install} -- {src} {staged} && mv -f -- {staged} {qdest}; rc=$?; rm -rf -- {dir}; [ $rc -eq 0 ] || {{ rm -f -- {staged}; exit $rc; }}; {verify} && echo \"kubewiz-sha256 ${{h%% *}}\"",
+            verify = record.verify_command(&qdest),
             src = quote(&tmp_file),
             staged = quote(&staged),
             dir = quote(dir),
@@ -353,9 +416,10 @@ pub(crate) async fn upload(
         }
         steps.push(format!("mv -f -- {} {qdest}", quote(&staged)));
         format!(
-            "{{ {}; }} || {{ rc=$?; rm -f -- {}; exit $rc; }}; h=$({SHA256} < {qdest}) && echo \"kubewiz-sha256 ${{h%% *}}\"",
+            "{{ {}; }} || {{ rc=$?; rm -f -- {}; exit $rc; }}; {verify} && echo \"kubewiz-sha256 ${{h%% *}}\"",
             steps.join(" && "),
-            quote(&staged)
+            quote(&staged),
+            verify = record.verify_command(&qdest),
         )
     };
     let cap = match conn.capture(&finish, req.sudo, Stdin::Empty).await {
