@@ -3,13 +3,16 @@
 # nodes labelled {{ node_label }} so `kubectl get nodes` shows every role.
 K="{{ kubectl }}"
 c=0
-labels() { $K get node "$1" -o jsonpath='{.metadata.labels}'; }
+# Every node's labels and taints in one read (a kubectl call per check made a rerun slow), one
+# line each: `NAME labels={"k":"v",...} taints=,KEY:EFFECT,...`.
+state=$($K get nodes -o jsonpath='{range .items[*]}{.metadata.name}{" labels="}{.metadata.labels}{" taints=,"}{range .spec.taints[*]}{.key}:{.effect},{end}{"\n"}{end}') || exit 1
+node_line() { printf '%s\n' "$state" | grep "^$1 labels="; }
 label() { # node key
-  if ! labels "$1" | grep -q "\"$2\":\"\""; then
+  if ! node_line "$1" | grep -qF "\"$2\":\"\""; then
     $K label node "$1" "$2=" --overwrite >/dev/null; echo "labelled $1 $2"; c=1
   fi
 }
-tainted() { $K get node "$1" -o jsonpath='{range .spec.taints[*]}{.key}:{.effect}{"\n"}{end}' | grep -qx "{{ taint }}:NoSchedule"; }
+tainted() { node_line "$1" | grep -qF ",{{ taint }}:NoSchedule,"; }
 {% for m in masters -%}
 {% for l in master_labels %}label {{ m.name }} {{ l }}
 {% endfor -%}
