@@ -39,15 +39,23 @@ for c in sh systemctl tar sha256sum mktemp install awk sed ss cmp; do has $c || 
 if [ -z "$missing" ]; then pass commands "all present"; else fail commands "missing:$missing"; fi
 
 # ports for this host's roles ({{ roles | join(", ") }}); kubewiz's own running services may hold theirs.
+# One listing and one MainPID per unit, read once: `ss -p` walks /proc, and a systemctl call per
+# port and unit made this the slowest check of a rerun.
+listening=$(ss -Htlnp 2>/dev/null)
+own_pids=""
+for unit in {{ own_units | join(" ") }}; do
+  own_pids="$own_pids $unit=$(systemctl show -p MainPID --value "$unit" 2>/dev/null || echo 0)"
+done
 for p in {{ ports | join(" ") }}; do
-  holder=$(ss -Htlnp "sport = :$p" 2>/dev/null | sed -n 's/.*users:((\("[^"]*"\),pid=\([0-9]*\).*/\1 (pid \2)/p' | head -n 1)
-  if [ -z "$holder" ] && [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]; then
+  line=$(printf '%s\n' "$listening" | awk -v p=":$p" 'substr($4, length($4) - length(p) + 1) == p' | head -n 1)
+  if [ -z "$line" ]; then
     pass "port-$p" "free"
     continue
   fi
+  holder=$(printf '%s\n' "$line" | sed -n 's/.*users:((\("[^"]*"\),pid=\([0-9]*\).*/\1 (pid \2)/p')
   own=""
-  for unit in {{ own_units | join(" ") }}; do
-    pid=$(systemctl show -p MainPID --value "$unit" 2>/dev/null || echo 0)
+  for up in $own_pids; do
+    unit=${up%%=*}; pid=${up#*=}
     case "$holder" in *"pid $pid)"*) [ "$pid" != 0 ] && own=$unit ;; esac
   done
   if [ -n "$own" ]; then pass "port-$p" "held by kubewiz's $own"; else fail "port-$p" "in use by ${holder:-another process}"; fi
