@@ -209,7 +209,7 @@ impl DigestRecord {
             None => hash,
             Some(r) => format!(
                 "id=$(stat -c '%s %i %z' -- {qdest}) && if [ -f {r} ] && {{ read -r a; read -r b; }} < {r} && [ \"$a\" = \"$id\" ] && [ -n \"$b\" ]; then h=$b; else {hash}; {store}; fi",
-                store = self.store_command(qdest),
+                store = store_command(r, qdest),
             ),
         }
     }
@@ -220,19 +220,16 @@ impl DigestRecord {
         let hash = format!("h=$({SHA256} < {qdest})");
         match &self.record_path {
             None => hash,
-            Some(_) => format!("{hash} && {{ {}; }}", self.store_command(qdest)),
+            Some(r) => format!("{hash} && {{ {}; }}", store_command(r, qdest)),
         }
     }
+}
 
-    /// Shell writing the record of `h` for the file at `qdest` as it is now; never fails.
-    fn store_command(&self, qdest: &str) -> String {
-        let Some(r) = &self.record_path else {
-            return "true".to_owned();
-        };
-        format!(
-            "{{ id=$(stat -c '%s %i %z' -- {qdest}) && mkdir -p {RECORD_DIR} && printf '%s\\n%s\\n' \"$id\" \"${{h%% *}}\" > {r}.tmp && mv -f {r}.tmp {r}; }} 2>/dev/null || true"
-        )
-    }
+/// Shell writing the record `r` of `h` for the file at `qdest` as it is now; never fails.
+fn store_command(r: &str, qdest: &str) -> String {
+    format!(
+        "{{ id=$(stat -c '%s %i %z' -- {qdest}) && mkdir -p {RECORD_DIR} && printf '%s\\n%s\\n' \"$id\" \"${{h%% *}}\" > {r}.tmp && mv -f {r}.tmp {r}; }} 2>/dev/null || true"
+    )
 }
 
 fn parent_dir(path: &str) -> &str {
